@@ -1,0 +1,43 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import fp from "fastify-plugin";
+import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import type { Config } from "./config.js";
+import type { DatabaseTarget } from "./db/client.js";
+import { databasePlugin } from "./plugins/database.js";
+import { docsPlugin } from "./plugins/docs.js";
+import { errorsPlugin } from "./plugins/errors.js";
+import { experimentRoutes } from "./routes/experiments.js";
+import { serviceRoutes } from "./routes/service.js";
+
+export interface AppOptions {
+  config: Config;
+  /** Overrides the database that the configuration picks (tests use an in-memory PGlite). */
+  database?: DatabaseTarget;
+}
+
+/** Request bodies up to 16 MiB: a 10,000-component manifest fits. */
+export const BODY_LIMIT = 16 * 1024 * 1024;
+
+/** The whole API as one Fastify plugin. */
+export const chronicle = fp(async (app: FastifyInstance, opts: AppOptions) => {
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // Fastify gives a request without a body `null`; to the contract that is an absent (optional) body.
+  app.addHook("preValidation", async (request) => {
+    if (request.body === null) request.body = undefined;
+  });
+  await app.register(errorsPlugin);
+  await app.register(databasePlugin, { config: opts.config, database: opts.database });
+  await app.register(docsPlugin);
+  await app.register(serviceRoutes);
+  await app.register(experimentRoutes);
+});
+
+export function buildApp(opts: AppOptions & { logger?: FastifyServerOptions["logger"] }): FastifyInstance {
+  const app = Fastify({
+    logger: opts.logger ?? { level: opts.config.logLevel, redact: ["req.headers.authorization"] },
+    bodyLimit: BODY_LIMIT,
+  });
+  app.register(chronicle, opts);
+  return app;
+}

@@ -1,0 +1,126 @@
+import { z } from "zod";
+
+const MiB = 1024 * 1024;
+
+const int = (min: number, max: number) =>
+  z.coerce
+    .number({ error: "must be a whole number" })
+    .int("must be a whole number")
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`);
+
+const bool = z.enum(["true", "false", "1", "0"], "must be true or false").transform((v) => v === "true" || v === "1");
+
+const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
+
+/** The server's environment, as api.md's configuration table has it. */
+const Env = z.object({
+  PORT: int(0, 65_535).default(8080),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// or postgresql:// URL" }).optional(),
+  METHODIC_DATA_DIR: z.string().min(1).default("./.methodic"),
+  S3_BUCKET: z.string().min(3, "must be a bucket name").optional(),
+  S3_ENDPOINT: httpUrl.optional(),
+  S3_REGION: z.string().min(1).default("us-east-1"),
+  S3_FORCE_PATH_STYLE: bool.default(false),
+  S3_PUBLIC_ENDPOINT: httpUrl.optional(),
+  METHODIC_PUBLIC_URL: httpUrl.optional(),
+  METHODIC_ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  METHODIC_HEARTBEAT_TIMEOUT_S: int(1, 30 * 86_400).default(300),
+  METHODIC_REAPER_INTERVAL_S: int(1, 86_400).default(15),
+  // S3 presigned URLs live at most 7 days.
+  METHODIC_UPLOAD_URL_TTL_S: int(60, 7 * 86_400).default(3600),
+  // S3 multipart parts are 5 MiB to 5 GiB.
+  METHODIC_PART_SIZE: int(5 * MiB, 5 * 1024 * MiB).default(64 * MiB),
+  METHODIC_PENDING_ASSET_TTL_S: int(60, 365 * 86_400).default(604_800),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export interface S3Config {
+  bucket: string;
+  endpoint: string | undefined;
+  region: string;
+  forcePathStyle: boolean;
+  publicEndpoint: string | undefined;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  s3: S3Config | undefined;
+  publicUrl: string;
+  adminToken: string | undefined;
+  heartbeatTimeoutS: number;
+  reaperIntervalS: number;
+  uploadUrlTtlS: number;
+  partSize: number;
+  pendingAssetTtlS: number;
+  logLevel: z.infer<typeof Env>["LOG_LEVEL"];
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** The URL clients reach us at when METHODIC_PUBLIC_URL is unset: never taken from a request. */
+function defaultPublicUrl(host: string, port: number): string {
+  const reachable = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
+  return `http://${reachable.includes(":") ? `[${reachable}]` : reachable}:${port}`;
+}
+
+/**
+ * Parses the configuration once. An empty variable counts as unset (as docker compose `.env` files
+ * leave them); a bad one throws a ConfigError whose message is one line naming the variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(
+    Object.keys(Env.shape).flatMap((key) => {
+      const value = env[key]?.trim();
+      return value ? [[key, value]] : [];
+    }),
+  );
+  const parsed = Env.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0]);
+      return `${key} ${issue.message} (got ${JSON.stringify(present[key])})`;
+    });
+    throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
+  }
+  const e = parsed.data;
+  const s3Only = ["S3_ENDPOINT", "S3_PUBLIC_ENDPOINT"].filter((key) => key in present);
+  if (!e.S3_BUCKET && s3Only.length > 0) {
+    throw new ConfigError(`Invalid configuration: ${s3Only.join(", ")} set without S3_BUCKET`);
+  }
+  if (e.METHODIC_REAPER_INTERVAL_S > e.METHODIC_HEARTBEAT_TIMEOUT_S) {
+    // A run must be marked lost no later than twice the timeout after its last heartbeat.
+    throw new ConfigError(
+      `Invalid configuration: METHODIC_REAPER_INTERVAL_S must not exceed METHODIC_HEARTBEAT_TIMEOUT_S (got ${e.METHODIC_REAPER_INTERVAL_S} > ${e.METHODIC_HEARTBEAT_TIMEOUT_S})`,
+    );
+  }
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.METHODIC_DATA_DIR,
+    s3: e.S3_BUCKET
+      ? {
+          bucket: e.S3_BUCKET,
+          endpoint: e.S3_ENDPOINT,
+          region: e.S3_REGION,
+          forcePathStyle: e.S3_FORCE_PATH_STYLE,
+          publicEndpoint: e.S3_PUBLIC_ENDPOINT,
+        }
+      : undefined,
+    publicUrl: (e.METHODIC_PUBLIC_URL ?? defaultPublicUrl(e.HOST, e.PORT)).replace(/\/+$/, ""),
+    adminToken: e.METHODIC_ADMIN_TOKEN,
+    heartbeatTimeoutS: e.METHODIC_HEARTBEAT_TIMEOUT_S,
+    reaperIntervalS: e.METHODIC_REAPER_INTERVAL_S,
+    uploadUrlTtlS: e.METHODIC_UPLOAD_URL_TTL_S,
+    partSize: e.METHODIC_PART_SIZE,
+    pendingAssetTtlS: e.METHODIC_PENDING_ASSET_TTL_S,
+    logLevel: e.LOG_LEVEL,
+  };
+}

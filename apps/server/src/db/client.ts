@@ -1,0 +1,147 @@
+import { fileURLToPath } from "node:url";
+import { PGlite } from "@electric-sql/pglite";
+import { sql } from "drizzle-orm";
+import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
+import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import pg from "pg";
+import * as schema from "./schema/index.js";
+
+/** The drizzle handle both drivers share: queries are written once against it. */
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export type DatabaseTarget =
+  | { driver: "postgres"; url: string }
+  /** `dataDir` null keeps the database in memory (tests). */
+  | { driver: "pglite"; dataDir: string | null };
+
+export interface Database {
+  readonly db: Db;
+  readonly driver: DatabaseTarget["driver"];
+  /** Throws when the database cannot answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Logger {
+  warn(obj: object, msg: string): void;
+}
+
+const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
+const drizzleOptions = { schema, casing: "snake_case" } as const;
+
+/** Any constant works; it only has to be the same for every instance of the server. */
+const MIGRATION_LOCK_KEY = 4_217_020_611;
+
+/** Opens the database and brings its schema up to date. */
+export async function openDatabase(target: DatabaseTarget, log: Logger): Promise<Database> {
+  return target.driver === "postgres" ? openPostgres(target.url, log) : openPglite(target.dataDir);
+}
+
+async function openPostgres(url: string, log: Logger): Promise<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    application_name: "methodic",
+    max: 20,
+    // Fail fast (503) rather than queue requests while the database is unreachable.
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client that loses its connection is dropped from the pool; the next query reconnects.
+  pool.on("error", (err) => log.warn({ err }, "idle database connection lost"));
+  try {
+    await migratePostgres(pool);
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  const db = drizzlePg(pool, drizzleOptions) as unknown as Db;
+  return {
+    db,
+    driver: "postgres",
+    ping: async () => {
+      await pool.query("select 1");
+    },
+    close: () => pool.end(),
+  };
+}
+
+/**
+ * Several instances may start at once against one database: a session-level advisory lock lets one
+ * of them migrate while the others wait, then find nothing left to do.
+ */
+export async function migratePostgres(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+    try {
+      await migratePg(drizzlePg(client, drizzleOptions), { migrationsFolder });
+    } finally {
+      await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+async function openPglite(dataDir: string | null): Promise<Database> {
+  const client = dataDir === null ? await PGlite.create() : await PGlite.create({ dataDir });
+  try {
+    const db = drizzlePglite(client, drizzleOptions);
+    await migratePglite(db, { migrationsFolder });
+    return {
+      db: db as unknown as Db,
+      driver: "pglite",
+      ping: async () => {
+        await db.execute(sql`select 1`);
+      },
+      close: () => client.close(),
+    };
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
+}
+
+const CONNECTION_ERRNOS = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+]);
+// SQLSTATEs for "the server went away or will not take us now".
+const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300"]);
+const CONNECTION_MESSAGES = [
+  "Connection terminated",
+  "timeout exceeded when trying to connect",
+  "Client has encountered a connection error",
+  "Connection ended unexpectedly",
+];
+
+/** True when an error (or its cause: drizzle wraps driver errors) means the database is unreachable. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string") {
+      if (CONNECTION_ERRNOS.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith("08")) return true;
+    }
+    if (CONNECTION_MESSAGES.some((m) => e instanceof Error && e.message.includes(m))) return true;
+    if (e instanceof AggregateError && e.errors.some(isDatabaseUnavailable)) return true;
+  }
+  return false;
+}
+
+/** The SQLSTATE of a database error, looking through drizzle's wrapping. */
+export function sqlState(err: unknown): string | undefined {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}

@@ -1,0 +1,80 @@
+import type { RunCounts } from "@methodic/contract";
+import { and, desc, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
+import type { SortKey } from "../../lib/cursor.js";
+import type { Db } from "../client.js";
+import { runs, variations } from "../schema/index.js";
+import { before, touchIfChanged } from "./util.js";
+
+export type VariationRow = typeof variations.$inferSelect & { runCounts: RunCounts };
+export type VariationChanges = Partial<Pick<VariationRow, "description" | "config">>;
+
+// Evaluated per returned row only (after the LIMIT), through the runs primary key.
+const runCounts = sql<RunCounts>`(
+  select jsonb_build_object(
+    'running', count(*) filter (where ${runs.state} = 'running'),
+    'succeeded', count(*) filter (where ${runs.state} = 'succeeded'),
+    'failed', count(*) filter (where ${runs.state} = 'failed'),
+    'lost', count(*) filter (where ${runs.state} = 'lost'))
+  from ${runs}
+  where ${runs.experimentId} = ${variations.experimentId} and ${runs.variation} = ${variations.variation}
+)`;
+
+const withRunCounts = { ...getTableColumns(variations), runCounts };
+
+/**
+ * Creates the variation or applies the given changes to it; `created` tells which. The experiment
+ * must exist (a foreign key violation otherwise).
+ */
+export async function upsertVariation(
+  db: Db,
+  experimentId: string,
+  variation: string,
+  changes: VariationChanges,
+): Promise<{ row: VariationRow; created: boolean }> {
+  const changed: SQL[] = [];
+  if (changes.description !== undefined)
+    changed.push(sql`${variations.description} is distinct from excluded.description`);
+  if (changes.config !== undefined) changed.push(sql`${variations.config} is distinct from excluded.config`);
+  const [row] = await db
+    .insert(variations)
+    .values({ experimentId, variation, ...changes })
+    .onConflictDoUpdate({
+      target: [variations.experimentId, variations.variation],
+      set: {
+        ...(changes.description !== undefined && { description: sql`excluded.description` }),
+        ...(changes.config !== undefined && { config: sql`excluded.config` }),
+        updatedAt: touchIfChanged(variations.updatedAt, changed),
+      },
+    })
+    // xmax is 0 only on a freshly inserted row version.
+    .returning({ ...getTableColumns(variations), runCounts, created: sql<boolean>`(xmax = 0)` });
+  if (!row) throw new Error("upsert returned no row");
+  const { created, ...rest } = row;
+  return { row: rest, created };
+}
+
+export async function findVariation(
+  db: Db,
+  experimentId: string,
+  variation: string,
+): Promise<VariationRow | undefined> {
+  const [row] = await db
+    .select(withRunCounts)
+    .from(variations)
+    .where(and(eq(variations.experimentId, experimentId), eq(variations.variation, variation)));
+  return row;
+}
+
+export function listVariations(
+  db: Db,
+  experimentId: string,
+  limit: number,
+  after: SortKey | undefined,
+): Promise<VariationRow[]> {
+  return db
+    .select(withRunCounts)
+    .from(variations)
+    .where(and(eq(variations.experimentId, experimentId), before(variations.createdAt, variations.variation, after)))
+    .orderBy(desc(variations.createdAt), desc(variations.variation))
+    .limit(limit);
+}

@@ -1,0 +1,60 @@
+import { foreignKey, index, integer, pgEnum, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
+import { jsonObject, timestampMs, timestamps } from "./columns.js";
+
+export const experiments = pgTable(
+  "experiments",
+  {
+    id: text().primaryKey(),
+    name: text(),
+    description: text(),
+    wandbEntity: text(),
+    wandbProject: text(),
+    config: jsonObject().notNull().default({}),
+    ...timestamps,
+  },
+  (t) => [index().on(t.createdAt, t.id)],
+);
+
+export const variations = pgTable(
+  "variations",
+  {
+    experimentId: text()
+      .notNull()
+      .references(() => experiments.id, { onDelete: "cascade" }),
+    variation: text().notNull(),
+    description: text(),
+    config: jsonObject().notNull().default({}),
+    ...timestamps,
+  },
+  (t) => [primaryKey({ columns: [t.experimentId, t.variation] }), index().on(t.experimentId, t.createdAt, t.variation)],
+);
+
+export const runState = pgEnum("run_state", ["running", "succeeded", "failed", "lost"]);
+
+export const runs = pgTable(
+  "runs",
+  {
+    experimentId: text().notNull(),
+    variation: text().notNull(),
+    run: integer().notNull(),
+    state: runState().notNull().default("running"),
+    startedAt: timestampMs().notNull().defaultNow(),
+    finishedAt: timestampMs(),
+    lastHeartbeatAt: timestampMs().notNull().defaultNow(),
+    wandbRunId: text(),
+    wandbEntity: text(),
+    wandbProject: text(),
+    wandbDashboardUrl: text(),
+    summary: jsonObject(),
+    errorMessage: text(),
+    errorDetails: jsonObject(),
+    ...timestamps,
+  },
+  (t) => [
+    primaryKey({ columns: [t.experimentId, t.variation, t.run] }),
+    foreignKey({
+      columns: [t.experimentId, t.variation],
+      foreignColumns: [variations.experimentId, variations.variation],
+    }).onDelete("cascade"),
+  ],
+);

@@ -1,0 +1,87 @@
+import type { ErrorBody, FieldError } from "@methodic/contract";
+import type { FastifyError, FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
+import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from "fastify-type-provider-zod";
+import { isDatabaseUnavailable } from "../db/client.js";
+import { ApiError } from "../errors.js";
+
+const PARTS: Record<string, string> = { body: "body", querystring: "query", params: "params", headers: "headers" };
+
+interface ZodIssueLike {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: { keys?: string[] };
+}
+
+function fieldErrors(part: string, issues: ZodIssueLike[]): FieldError[] {
+  return issues.flatMap((issue) => {
+    const path = issue.instancePath.split("/").filter(Boolean).join(".");
+    if (issue.keyword === "unrecognized_keys" && issue.params.keys) {
+      return issue.params.keys.map((key) => ({
+        in: part,
+        path: path ? `${path}.${key}` : key,
+        message: "is not a known field",
+      }));
+    }
+    return [{ in: part, path, message: issue.message ?? issue.keyword }];
+  });
+}
+
+function describe(field: FieldError): string {
+  const where = field.path ? `${field.in}.${field.path}` : field.in;
+  return `${where} ${field.message.replace(/^[A-Z]/, (c) => c.toLowerCase())}`;
+}
+
+/** Maps everything a handler or Fastify can throw to one ApiError. */
+export function toApiError(err: FastifyError): ApiError {
+  if (err instanceof ApiError) return err;
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const part = PARTS[err.validationContext ?? "body"] ?? "body";
+    const fields = fieldErrors(part, err.validation as unknown as ZodIssueLike[]);
+    const first = fields[0];
+    const more = fields.length > 1 ? ` (and ${fields.length - 1} more)` : "";
+    const message = first ? `Invalid request: ${describe(first)}${more}.` : "Invalid request.";
+    return new ApiError("invalid_request", message, { fields });
+  }
+  if (isDatabaseUnavailable(err)) {
+    return new ApiError("unavailable", "The database is unreachable; try again shortly.");
+  }
+  const status = err.statusCode ?? 500;
+  if (status === 413) {
+    return new ApiError("payload_too_large", "The request body is larger than the 16 MiB limit.");
+  }
+  if (status === 415) {
+    return new ApiError(
+      "unsupported_media_type",
+      "Send the request body as JSON, with Content-Type: application/json.",
+    );
+  }
+  if (status >= 400 && status < 500 && !isResponseSerializationError(err)) {
+    // Fastify's own refusals: malformed JSON, an empty JSON body, a bad Content-Length, ...
+    return new ApiError("invalid_request", err.message.endsWith(".") ? err.message : `${err.message}.`);
+  }
+  return new ApiError("internal", "The server failed to handle this request; it has been logged.");
+}
+
+export function errorBody(err: ApiError): ErrorBody {
+  return { error: { code: err.code, message: err.message, ...(err.details && { details: err.details }) } };
+}
+
+/** One error handler for the whole API: every non-2xx answer carries the api.md error body. */
+export const errorsPlugin = fp(async (app: FastifyInstance) => {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const apiError = toApiError(err);
+    if (apiError.status >= 500) {
+      if (apiError.code === "unavailable") request.log.warn({ err }, apiError.message);
+      else request.log.error({ err }, "request failed");
+    }
+    return reply.code(apiError.status).send(errorBody(apiError));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split("?")[0];
+    const err = new ApiError("not_found", `There is no route ${request.method} ${path}.`);
+    return reply.code(404).send(errorBody(err));
+  });
+});

@@ -1,0 +1,55 @@
+import type { FastifyInstance, InjectOptions } from "fastify";
+import { test as base, inject } from "vitest";
+import { buildApp } from "../../src/app.js";
+import { type Config, loadConfig } from "../../src/config.js";
+import type { DatabaseTarget } from "../../src/db/client.js";
+import { createDatabase } from "./postgres.js";
+
+export const driver = process.env.TEST_DRIVER === "postgres" ? "postgres" : "pglite";
+
+export function testConfig(env: NodeJS.ProcessEnv = {}): Config {
+  return loadConfig({ LOG_LEVEL: "silent", ...env });
+}
+
+/** A fresh, migrated database of the driver under test, and how to throw it away. */
+export async function testDatabase(): Promise<{ target: DatabaseTarget; drop: () => Promise<void> }> {
+  if (driver === "pglite") return { target: { driver: "pglite", dataDir: null }, drop: async () => {} };
+  const { url, drop } = await createDatabase(inject("templateDatabase"));
+  return { target: { driver: "postgres", url }, drop };
+}
+
+/** An app on a fresh database, ready to take requests. */
+export async function startApp(env: NodeJS.ProcessEnv = {}, database?: DatabaseTarget): Promise<FastifyInstance> {
+  const app = buildApp({ config: testConfig(env), logger: false, ...(database && { database }) });
+  await app.ready();
+  return app;
+}
+
+interface Api {
+  app: FastifyInstance;
+  request<T = any>(options: InjectOptions): Promise<{ status: number; body: T; headers: Record<string, unknown> }>;
+}
+
+/** Each test file gets one app on its own database; tests in a file use distinct ids. */
+export const test = base.extend<{ api: Api }>({
+  api: [
+    // biome-ignore lint/correctness/noEmptyPattern: vitest fixtures take their dependencies by destructuring
+    async ({}, use) => {
+      const { target, drop } = await testDatabase();
+      const app = await startApp({}, target);
+      await use({
+        app,
+        request: async (options) => {
+          const res = await app.inject(options);
+          const text = res.body;
+          return { status: res.statusCode, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+        },
+      });
+      await app.close();
+      await drop();
+    },
+    { scope: "file" },
+  ],
+});
+
+export { describe, expect } from "vitest";

@@ -1,0 +1,37 @@
+import { defineConfig } from "vitest/config";
+
+// Every driver-independent test runs on PGlite; with TEST_DATABASE_URL set it runs on PostgreSQL too.
+// `*.pg.test.ts` needs a PostgreSQL server, `*.pglite.test.ts` is about the embedded default only.
+const postgres = process.env.TEST_DATABASE_URL;
+
+export default defineConfig({
+  test: {
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "pglite",
+          env: { TEST_DRIVER: "pglite" },
+          include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+          exclude: ["test/**/*.pg.test.ts"],
+        },
+      },
+      ...(postgres
+        ? [
+            {
+              extends: true,
+              test: {
+                name: "postgres",
+                env: { TEST_DRIVER: "postgres" },
+                include: ["test/**/*.test.ts"],
+                exclude: ["test/**/*.pglite.test.ts"],
+                globalSetup: ["test/setup/postgres.ts"],
+              },
+            },
+          ]
+        : []),
+    ],
+  },
+});

@@ -1,0 +1,64 @@
+import { z } from "zod";
+
+const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const IDENTIFIER_RULE =
+  "must be 1 to 128 characters of letters, digits, '.', '_' or '-', starting with a letter or digit";
+
+export const ExperimentId = z
+  .string()
+  .regex(IDENTIFIER, `experiment id ${IDENTIFIER_RULE}`)
+  .describe("Experiment id, chosen by the client: `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`");
+
+export const VariationKey = z
+  .string()
+  .regex(IDENTIFIER, `variation key ${IDENTIFIER_RULE}`)
+  .describe("Variation key within its experiment: `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`");
+
+export const RUN_INDEX_MAX = 2_147_483_647;
+export const RunIndex = z.int().min(0).max(RUN_INDEX_MAX).describe("Run index within its variation, 0 to 2147483647");
+
+/** RFC 3339 UTC timestamp with milliseconds, as every answer carries it. */
+export const Timestamp = z.iso.datetime({ precision: 3 }).describe("RFC 3339 UTC timestamp with milliseconds");
+
+/** `config`, `asset_config`, `summary` and `details` are free-form JSON objects (never arrays). */
+export const JsonObject = z.record(z.string(), z.unknown()).describe("A JSON object");
+
+export const Name = z.string().min(1).max(256);
+export const Description = z.string().max(10_000);
+
+/** Weights & Biases entity or project: it goes into dashboard URLs, so no URL-breaking characters. */
+export const WandbName = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[^/\\#?%:\s]+$/, "must not contain whitespace or any of / \\ # ? % :");
+
+export const LIST_LIMIT_DEFAULT = 100;
+export const LIST_LIMIT_MAX = 1000;
+
+export const Cursor = z.string().min(1).max(1024).describe("Opaque cursor from a previous page's `next_cursor`");
+
+/** The query every list route accepts; routes with filters extend it. */
+export const ListQuery = z.strictObject({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(LIST_LIMIT_MAX)
+    .default(LIST_LIMIT_DEFAULT)
+    .describe(`Page size, 1 to ${LIST_LIMIT_MAX} (default ${LIST_LIMIT_DEFAULT})`),
+  cursor: Cursor.optional(),
+});
+export type ListQuery = z.infer<typeof ListQuery>;
+
+/** A page of a list: newest first unless the route says otherwise. */
+export function Page<T extends z.ZodType>(item: T) {
+  return z.object({
+    items: z.array(item),
+    next_cursor: z.string().nullable().describe("Pass as `cursor` to get the next page; null on the last page"),
+  });
+}
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
