@@ -22,10 +22,6 @@ export const BODY_LIMIT = 16 * 1024 * 1024;
 export const chronicle = fp(async (app: FastifyInstance, opts: AppOptions) => {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  // Fastify gives a request without a body `null`; to the contract that is an absent (optional) body.
-  app.addHook("preValidation", async (request) => {
-    if (request.body === null) request.body = undefined;
-  });
   await app.register(errorsPlugin);
   await app.register(databasePlugin, { config: opts.config, database: opts.database });
   await app.register(docsPlugin);
@@ -37,6 +33,8 @@ export function buildApp(opts: AppOptions & { logger?: FastifyServerOptions["log
   const app = Fastify({
     logger: opts.logger ?? { level: opts.config.logLevel, redact: ["req.headers.authorization"] },
     bodyLimit: BODY_LIMIT,
+    // Start-up may wait out a crashed server's data dir lock, then initialise the embedded database.
+    pluginTimeout: 60_000,
   });
   app.register(chronicle, opts);
   return app;

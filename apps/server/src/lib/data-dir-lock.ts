@@ -31,7 +31,10 @@ function isAlive(pid: number): boolean {
  * database. A live holder on this host makes us refuse at once; a holder that died leaves a lock that
  * goes stale within STALE_MS, which we wait out. Resolves to the release function.
  */
-export async function lockDataDir(dataDir: string, onLost: (err: Error) => void): Promise<() => Promise<void>> {
+export async function lockDataDir(
+  dataDir: string,
+  events: { onWait: (message: string) => void; onLost: (err: Error) => void },
+): Promise<() => Promise<void>> {
   const dir = resolve(dataDir);
   await mkdir(dir, { recursive: true });
   const holderPath = join(dir, "server.pid");
@@ -40,7 +43,7 @@ export async function lockDataDir(dataDir: string, onLost: (err: Error) => void)
     stale: STALE_MS,
     update: UPDATE_MS,
     realpath: false,
-    onCompromised: onLost,
+    onCompromised: events.onLost,
   };
   const refuse = (holder: Holder | null) =>
     new DataDirLockedError(
@@ -56,6 +59,10 @@ export async function lockDataDir(dataDir: string, onLost: (err: Error) => void)
     if ((err as NodeJS.ErrnoException).code !== "ELOCKED") throw err;
     const holder = await readHolder(holderPath);
     if (holder && (holder.host !== hostname() || isAlive(holder.pid))) throw refuse(holder);
+    events.onWait(
+      `The data dir ${dir} is locked by a server that is no longer running${holder ? ` (pid ${holder.pid})` : ""}; ` +
+        `taking it over once its lock is stale (at most ${STALE_MS / 1000} s).`,
+    );
     try {
       const waits = Math.ceil(STALE_MS / 1000) + 2;
       release = await lockfile.lock(dir, { ...options, retries: { retries: waits, factor: 1, minTimeout: 1000 } });

@@ -29,9 +29,12 @@ export const databasePlugin = fp(async (app: FastifyInstance, opts: DatabasePlug
   // The embedded database must never be opened by two processes at once.
   const release =
     target.driver === "pglite" && target.dataDir !== null
-      ? await lockDataDir(opts.config.dataDir, (err) => {
-          app.log.fatal({ err }, "lost the data dir lock; stopping so that the database is not corrupted");
-          process.exit(1);
+      ? await lockDataDir(opts.config.dataDir, {
+          onWait: (message) => app.log.warn(message),
+          onLost: (err) => {
+            app.log.fatal({ err }, "lost the data dir lock; stopping so that the database is not corrupted");
+            process.exit(1);
+          },
         })
       : undefined;
   let database: Database;

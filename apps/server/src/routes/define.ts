@@ -8,7 +8,9 @@ export function schemaOf<R extends RouteDef>(def: R) {
     tags: [def.tag],
     ...(def.params && { params: def.params }),
     ...(def.query && { querystring: def.query }),
-    ...(def.body && { body: def.body }),
+    // Fastify hands a request without a body to the validator as null: for an optional body, that is
+    // the same as absent.
+    ...(def.body && { body: def.body.safeParse(undefined).success ? def.body.nullable() : def.body }),
     response: def.responses,
   } as {
     summary: string;

@@ -38,7 +38,12 @@ export const experimentRoutes: FastifyPluginAsyncZod = async (app) => {
     url: api.putVariation.path,
     schema: schemaOf(api.putVariation),
     handler: async (req, reply) => {
-      const { variation, created } = await variations.putVariation(app.db, req.params.exp, req.params.var, req.body);
+      const { variation, created } = await variations.putVariation(
+        app.db,
+        req.params.exp,
+        req.params.var,
+        req.body ?? undefined,
+      );
       return reply.code(created ? 201 : 200).send(variation);
     },
   });

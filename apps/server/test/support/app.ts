@@ -25,7 +25,7 @@ export async function startApp(env: NodeJS.ProcessEnv = {}, database?: DatabaseT
   return app;
 }
 
-interface Api {
+export interface Api {
   app: FastifyInstance;
   request<T = any>(options: InjectOptions): Promise<{ status: number; body: T; headers: Record<string, unknown> }>;
 }

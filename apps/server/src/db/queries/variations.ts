@@ -2,7 +2,7 @@ import type { RunCounts } from "@methodic/contract";
 import { and, desc, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
 import type { SortKey } from "../../lib/cursor.js";
 import type { Db } from "../client.js";
-import { runs, variations } from "../schema/index.js";
+import { variations } from "../schema/index.js";
 import { before, touchIfChanged } from "./util.js";
 
 export type VariationRow = typeof variations.$inferSelect & { runCounts: RunCounts };
@@ -11,12 +11,12 @@ export type VariationChanges = Partial<Pick<VariationRow, "description" | "confi
 // Evaluated per returned row only (after the LIMIT), through the runs primary key.
 const runCounts = sql<RunCounts>`(
   select jsonb_build_object(
-    'running', count(*) filter (where ${runs.state} = 'running'),
-    'succeeded', count(*) filter (where ${runs.state} = 'succeeded'),
-    'failed', count(*) filter (where ${runs.state} = 'failed'),
-    'lost', count(*) filter (where ${runs.state} = 'lost'))
-  from ${runs}
-  where ${runs.experimentId} = ${variations.experimentId} and ${runs.variation} = ${variations.variation}
+    'running', count(*) filter (where r.state = 'running'),
+    'succeeded', count(*) filter (where r.state = 'succeeded'),
+    'failed', count(*) filter (where r.state = 'failed'),
+    'lost', count(*) filter (where r.state = 'lost'))
+  from runs r
+  where r.experiment_id = variations.experiment_id and r.variation = variations.variation
 )`;
 
 const withRunCounts = { ...getTableColumns(variations), runCounts };

@@ -1,0 +1,97 @@
+import { type Api, describe, expect, test } from "./support/app.js";
+
+/** Follows next_cursor to the end; `between` runs after each page. */
+async function walk(api: Api, url: string, limit: number, between?: (page: number) => Promise<void>) {
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const query = new URLSearchParams({ limit: String(limit), ...(cursor && { cursor }) });
+    const res: { status: number; body: any } = await api.request({ method: "GET", url: `${url}?${query}` });
+    expect(res.status).toBe(200);
+    expect(res.body.items.length).toBeLessThanOrEqual(limit);
+    seen.push(...res.body.items.map((item: any) => item.id ?? item.variation));
+    cursor = res.body.next_cursor;
+    pages += 1;
+    await between?.(pages);
+  } while (cursor);
+  return { seen, pages };
+}
+
+describe("pagination", () => {
+  test("experiments list newest first and a cursor walk sees each exactly once", async ({ api }) => {
+    const ids = Array.from({ length: 23 }, (_, i) => `page-exp-${String(i).padStart(2, "0")}`);
+    for (const id of ids) await api.request({ method: "POST", url: "/v1/experiments", payload: { id } });
+
+    const { seen, pages } = await walk(api, "/v1/experiments", 5);
+    expect(pages).toBe(5);
+    const ours = seen.filter((id) => id.startsWith("page-exp-"));
+    expect(ours).toEqual([...ids].reverse());
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+
+  test("items created between pages neither repeat nor hide older items", async ({ api }) => {
+    await api.request({ method: "POST", url: "/v1/experiments", payload: { id: "walk" } });
+    const keys = Array.from({ length: 12 }, (_, i) => `v${String(i).padStart(2, "0")}`);
+    for (const key of keys) await api.request({ method: "PUT", url: `/v1/experiments/walk/variations/${key}` });
+
+    const { seen } = await walk(api, "/v1/experiments/walk/variations", 4, async (page) => {
+      await api.request({ method: "PUT", url: `/v1/experiments/walk/variations/new-${page}` });
+    });
+    const old = seen.filter((key) => !key.startsWith("new-"));
+    expect(old).toEqual([...keys].reverse());
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+
+  test("equal timestamps are ordered by id, so none is skipped", async ({ api }) => {
+    await api.request({ method: "POST", url: "/v1/experiments", payload: { id: "ties" } });
+    // One statement: every row gets the same created_at.
+    const { sql } = await import("drizzle-orm");
+    await api.app.db.execute(sql`
+      insert into variations (experiment_id, variation)
+      select 'ties', 'tie-' || lpad(n::text, 2, '0') from generate_series(0, 9) n`);
+    const { seen } = await walk(api, "/v1/experiments/ties/variations", 3);
+    expect(seen).toEqual(Array.from({ length: 10 }, (_, i) => `tie-${String(9 - i).padStart(2, "0")}`));
+  });
+
+  test("the default page is 100 and the last page has no cursor", async ({ api }) => {
+    await api.request({ method: "POST", url: "/v1/experiments", payload: { id: "many" } });
+    const { sql } = await import("drizzle-orm");
+    await api.app.db.execute(sql`
+      insert into variations (experiment_id, variation, created_at)
+      select 'many', 'm' || n, now() - n * interval '1 second' from generate_series(1, 150) n`);
+    const first = await api.request({ method: "GET", url: "/v1/experiments/many/variations" });
+    expect(first.body.items).toHaveLength(100);
+    expect(first.body.next_cursor).toEqual(expect.any(String));
+    const second = await api.request({
+      method: "GET",
+      url: `/v1/experiments/many/variations?cursor=${first.body.next_cursor}`,
+    });
+    expect(second.body.items).toHaveLength(50);
+    expect(second.body.next_cursor).toBeNull();
+    const exact = await api.request({ method: "GET", url: "/v1/experiments/many/variations?limit=150" });
+    expect(exact.body.items).toHaveLength(150);
+    expect(exact.body.next_cursor).toBeNull();
+  });
+
+  test.for([
+    ["limit over 1000", "limit=1001", "limit"],
+    ["limit 0", "limit=0", "limit"],
+    ["a negative limit", "limit=-5", "limit"],
+    ["a fractional limit", "limit=2.5", "limit"],
+    ["a non-numeric limit", "limit=ten", "limit"],
+    ["a cursor that is not base64 JSON", "cursor=not-a-cursor", "cursor"],
+    ["a forged cursor", `cursor=${Buffer.from('["yesterday","x"]').toString("base64url")}`, "cursor"],
+    ["an unknown query parameter", "colour=red", "colour"],
+  ] as const)("%s is 400 invalid_request", async ([, query, field], { api }) => {
+    const res = await api.request({ method: "GET", url: `/v1/experiments?${query}` });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe("invalid_request");
+    expect(res.body.error.details.fields[0]).toMatchObject({ in: "query", path: field });
+  });
+
+  test("limit 1000 is allowed", async ({ api }) => {
+    const res = await api.request({ method: "GET", url: "/v1/experiments?limit=1000" });
+    expect(res.status).toBe(200);
+  });
+});

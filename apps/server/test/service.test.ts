@@ -1,0 +1,70 @@
+import { type RouteDef, routes } from "@methodic/contract";
+import { describe, expect, test } from "./support/app.js";
+
+describe("service routes", () => {
+  test("healthz answers ok", async ({ api }) => {
+    const res = await api.request({ method: "GET", url: "/healthz" });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: "ok" });
+  });
+
+  test("readyz checks the database", async ({ api }) => {
+    const res = await api.request({ method: "GET", url: "/readyz" });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: "ok", checks: { database: "ok" } });
+  });
+
+  test("an unknown route is 404 not_found with the error body", async ({ api }) => {
+    const res = await api.request({ method: "DELETE", url: "/v1/experiments?x=1" });
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual({ error: { code: "not_found", message: "There is no route DELETE /v1/experiments." } });
+  });
+
+  test("/docs renders the API documentation", async ({ api }) => {
+    const res = await api.app.inject({ method: "GET", url: "/docs/" });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-type"]).toMatch(/text\/html/);
+    expect(res.body).toContain("swagger");
+  });
+});
+
+describe("OpenAPI", () => {
+  test("is OpenAPI 3.1 and describes every route of the contract with its schemas", async ({ api }) => {
+    const res = await api.request({ method: "GET", url: "/openapi.json" });
+    expect(res.status).toBe(200);
+    const doc = res.body;
+    expect(doc.openapi).toBe("3.1.0");
+
+    for (const [name, def] of Object.entries(routes) as [string, RouteDef][]) {
+      const path = def.path.replace(/:(\w+)/g, "{$1}");
+      const op = doc.paths[path]?.[def.method.toLowerCase()];
+      expect(op, `${name}: ${def.method} ${path}`).toBeDefined();
+      expect(op.summary).toBe(def.summary);
+      for (const status of Object.keys(def.responses)) {
+        const content = op.responses[status]?.content?.["application/json"];
+        expect(content?.schema, `${name} answers ${status}`).toBeDefined();
+      }
+      const params = (op.parameters ?? []) as { in: string; name: string }[];
+      for (const key of Object.keys(def.params?.shape ?? {})) {
+        expect(params, `${name} path parameter ${key}`).toContainEqual(
+          expect.objectContaining({ in: "path", name: key }),
+        );
+      }
+      for (const key of Object.keys(def.query?.shape ?? {})) {
+        expect(params, `${name} query parameter ${key}`).toContainEqual(
+          expect.objectContaining({ in: "query", name: key }),
+        );
+      }
+      if (def.body) expect(op.requestBody?.content?.["application/json"]?.schema, `${name} body`).toBeDefined();
+    }
+  });
+
+  test("names the shared schemas once, as components", async ({ api }) => {
+    const { body: doc } = await api.request({ method: "GET", url: "/openapi.json" });
+    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(["Experiment", "Variation", "Error"]));
+    const error = doc.components.schemas.Error;
+    expect(error.properties.error.properties.code.enum).toContain("invalid_request");
+    const create = doc.paths["/v1/experiments"].post;
+    expect(JSON.stringify(create.responses["201"])).toContain("#/components/schemas/Experiment");
+  });
+});

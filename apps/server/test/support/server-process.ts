@@ -1,0 +1,45 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+
+const serverDir = fileURLToPath(new URL("../..", import.meta.url));
+
+export interface ServerProcess {
+  child: ChildProcess;
+  /** Where it listens, once it does. */
+  url: Promise<string>;
+  exit: Promise<number | null>;
+  stdout(): string;
+  stderr(): string;
+}
+
+/** `server.ts` in a child process of its own, as `pnpm start` runs it. */
+export function spawnServer(env: NodeJS.ProcessEnv): ServerProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], {
+    cwd: serverDir,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: "0", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stderr?.on("data", (chunk) => {
+    err += chunk;
+  });
+  // "close" comes after the output is read to the end, unlike "exit".
+  const exit = once(child, "close").then(([code]) => code as number | null);
+  const url = new Promise<string>((resolve, reject) => {
+    child.stdout?.on("data", (chunk) => {
+      out += chunk;
+      const match = /"msg":"Server listening at (http:\/\/127\.0\.0\.1:\d+)"/.exec(out);
+      if (match?.[1]) resolve(match[1]);
+    });
+    exit.then((code) => reject(new Error(`server exited with ${code} before listening: ${err}${out}`)));
+  });
+  url.catch(() => {});
+  return { child, url, exit, stdout: () => out, stderr: () => err };
+}
+
+export async function stop(server: ServerProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
+  if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill(signal);
+  return server.exit;
+}
