@@ -18,6 +18,7 @@ export default defineConfig({
           env: { TEST_DRIVER: "pglite" },
           include: ["src/**/*.test.ts", "test/**/*.test.ts"],
           exclude: ["test/**/*.pg.test.ts"],
+          globalSetup: ["test/setup/pglite.ts"],
         },
       },
       ...(postgres

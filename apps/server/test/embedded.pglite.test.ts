@@ -1,46 +1,10 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, test } from "vitest";
-import { type ServerProcess, spawnServer, stop } from "./support/server-process.js";
+import { request as httpRequest } from "node:http";
+import { describe, expect, test } from "vitest";
+import { embeddedServers, stop } from "./support/server-process.js";
 
-const running: ServerProcess[] = [];
-const dirs: string[] = [];
-
-function start(dataDir: string, env: NodeJS.ProcessEnv = {}): ServerProcess {
-  const server = spawnServer({ METHODIC_DATA_DIR: dataDir, ...env });
-  running.push(server);
-  return server;
-}
-
-async function dataDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "methodic-embedded-"));
-  dirs.push(dir);
-  return dir;
-}
-
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((server) => stop(server, "SIGKILL")));
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
+const { start, dataDir } = embeddedServers();
 
 describe("the embedded default (PGlite in the data dir)", () => {
-  test("a second server on the same data dir refuses to start, naming the first", async () => {
-    const dir = await dataDir();
-    const first = start(dir);
-    const url = await first.url;
-    expect((await fetch(`${url}/readyz`)).status).toBe(200);
-
-    const second = start(dir);
-    expect(await second.exit).toBe(1);
-    const message = second.stderr().trim();
-    expect(message.split("\n")).toHaveLength(1);
-    expect(message).toContain(`is in use by another Chronicle server (pid ${first.child.pid}`);
-
-    // The first one is unharmed.
-    expect((await fetch(`${url}/readyz`)).status).toBe(200);
-  });
-
   test("SIGTERM shuts down cleanly, and a restart on the same data dir keeps every record", async () => {
     const dir = await dataDir();
     const first = start(dir);
@@ -66,16 +30,40 @@ describe("the embedded default (PGlite in the data dir)", () => {
     expect(variations.items.map((v: { variation: string }) => v.variation)).toEqual(["v1"]);
   });
 
-  test("after a crash the data dir is taken over once the dead server's lock goes stale", async () => {
+  test("SIGTERM lets a request in flight finish, then exits", async () => {
     const dir = await dataDir();
-    const crashed = start(dir);
-    await crashed.url;
-    await stop(crashed, "SIGKILL");
+    const server = start(dir);
+    const url = new URL(await server.url);
+    const body = JSON.stringify({ id: "in-flight", description: "sent in two halves" });
+    const request = httpRequest({
+      host: url.hostname,
+      port: url.port,
+      method: "POST",
+      path: "/v1/experiments",
+      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+    });
+    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      request.on("response", (res) => {
+        let text = "";
+        res.on("data", (chunk) => {
+          text += chunk;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      request.on("error", reject);
+    });
+    request.write(body.slice(0, 10));
+    await new Promise((r) => setTimeout(r, 300));
+    server.child.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(server.child.exitCode).toBeNull();
+    request.end(body.slice(10));
 
-    const next = start(dir);
-    const url = await next.url;
-    expect((await fetch(`${url}/readyz`)).status).toBe(200);
-  }, 60_000);
+    const answer = await response;
+    expect(answer.status).toBe(201);
+    expect(JSON.parse(answer.body)).toMatchObject({ id: "in-flight" });
+    expect(await server.exit).toBe(0);
+  });
 
   test("a bad variable stops start-up with one line naming it", async () => {
     const dir = await dataDir();

@@ -14,8 +14,8 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
 export type DatabaseTarget =
   | { driver: "postgres"; url: string }
-  /** `dataDir` null keeps the database in memory (tests). */
-  | { driver: "pglite"; dataDir: string | null };
+  /** `dataDir` null keeps the database in memory; `from` starts it as a copy of a dumped one. */
+  | { driver: "pglite"; dataDir: string | null; from?: Blob };
 
 export interface Database {
   readonly db: Db;
@@ -37,7 +37,7 @@ const MIGRATION_LOCK_KEY = 4_217_020_611;
 
 /** Opens the database and brings its schema up to date. */
 export async function openDatabase(target: DatabaseTarget, log: Logger): Promise<Database> {
-  return target.driver === "postgres" ? openPostgres(target.url, log) : openPglite(target.dataDir);
+  return target.driver === "postgres" ? openPostgres(target.url, log) : openPglite(target.dataDir, target.from);
 }
 
 async function openPostgres(url: string, log: Logger): Promise<Database> {
@@ -86,8 +86,11 @@ export async function migratePostgres(pool: pg.Pool): Promise<void> {
   }
 }
 
-async function openPglite(dataDir: string | null): Promise<Database> {
-  const client = dataDir === null ? await PGlite.create() : await PGlite.create({ dataDir });
+async function openPglite(dataDir: string | null, from: Blob | undefined): Promise<Database> {
+  const client = await PGlite.create({
+    ...(dataDir !== null && { dataDir }),
+    ...(from && { loadDataDir: from }),
+  });
   try {
     const db = drizzlePglite(client, drizzleOptions);
     await migratePglite(db, { migrationsFolder });

@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import type { FastifyInstance, InjectOptions } from "fastify";
 import { test as base, inject } from "vitest";
 import { buildApp } from "../../src/app.js";
@@ -13,7 +14,10 @@ export function testConfig(env: NodeJS.ProcessEnv = {}): Config {
 
 /** A fresh, migrated database of the driver under test, and how to throw it away. */
 export async function testDatabase(): Promise<{ target: DatabaseTarget; drop: () => Promise<void> }> {
-  if (driver === "pglite") return { target: { driver: "pglite", dataDir: null }, drop: async () => {} };
+  if (driver === "pglite") {
+    const from = new Blob([await readFile(inject("pgliteTemplate"))]);
+    return { target: { driver: "pglite", dataDir: null, from }, drop: async () => {} };
+  }
   const { url, drop } = await createDatabase(inject("templateDatabase"));
   return { target: { driver: "postgres", url }, drop };
 }

@@ -1,6 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { afterEach } from "vitest";
 
 const serverDir = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -42,4 +46,29 @@ export function spawnServer(env: NodeJS.ProcessEnv): ServerProcess {
 export async function stop(server: ServerProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
   if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill(signal);
   return server.exit;
+}
+
+/**
+ * Servers on the embedded default, each on a data dir of the test's; all are killed and their data
+ * dirs removed after each test.
+ */
+export function embeddedServers() {
+  const running: ServerProcess[] = [];
+  const dirs: string[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((server) => stop(server, "SIGKILL")));
+    await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+  });
+  return {
+    start(dataDir: string, env: NodeJS.ProcessEnv = {}): ServerProcess {
+      const server = spawnServer({ METHODIC_DATA_DIR: dataDir, ...env });
+      running.push(server);
+      return server;
+    },
+    async dataDir(): Promise<string> {
+      const dir = await mkdtemp(join(tmpdir(), "methodic-embedded-"));
+      dirs.push(dir);
+      return dir;
+    },
+  };
 }
