@@ -3,11 +3,15 @@ import fp from "fastify-plugin";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { Config } from "./config.js";
 import type { DatabaseTarget } from "./db/client.js";
-import { databasePlugin } from "./plugins/database.js";
+import { authPlugin } from "./plugins/auth.js";
+import { databasePlugin, databaseTarget } from "./plugins/database.js";
 import { docsPlugin } from "./plugins/docs.js";
 import { errorsPlugin } from "./plugins/errors.js";
+import { reaperPlugin } from "./plugins/reaper.js";
 import { experimentRoutes } from "./routes/experiments.js";
+import { runRoutes } from "./routes/runs.js";
 import { serviceRoutes } from "./routes/service.js";
+import { tokenRoutes } from "./routes/tokens.js";
 
 export interface AppOptions {
   config: Config;
@@ -23,10 +27,18 @@ export const chronicle = fp(async (app: FastifyInstance, opts: AppOptions) => {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   await app.register(errorsPlugin);
-  await app.register(databasePlugin, { config: opts.config, database: opts.database });
+  const database = opts.database ?? databaseTarget(opts.config);
+  await app.register(databasePlugin, { config: opts.config, database });
+  await app.register(authPlugin, {
+    config: opts.config,
+    embedded: database.driver === "pglite" && database.dataDir !== null,
+  });
+  await app.register(reaperPlugin, { config: opts.config });
   await app.register(docsPlugin);
   await app.register(serviceRoutes);
   await app.register(experimentRoutes);
+  await app.register(runRoutes);
+  await app.register(tokenRoutes);
 });
 
 export function buildApp(opts: AppOptions & { logger?: FastifyServerOptions["logger"] }): FastifyInstance {

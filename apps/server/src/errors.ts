@@ -25,3 +25,10 @@ export const variationNotFound = (exp: string, variation: string) =>
 
 export const invalidRequest = (message: string, details?: Record<string, unknown>) =>
   new ApiError("invalid_request", message, details);
+
+export const runNotFound = (exp: string, variation: string, run: number) =>
+  new ApiError("run_not_found", `Run ${run} of variation '${variation}' of experiment '${exp}' does not exist.`);
+
+export const unauthorized = (message: string) => new ApiError("unauthorized", message);
+
+export const forbidden = (message: string) => new ApiError("forbidden", message);

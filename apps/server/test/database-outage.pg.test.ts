@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
-import { startApp } from "./support/app.js";
+import { asAdmin, startApp } from "./support/app.js";
 import { createDatabase } from "./support/postgres.js";
 import { TcpProxy } from "./support/tcp-proxy.js";
 
@@ -26,7 +26,12 @@ describe("while PostgreSQL is unreachable", () => {
   });
 
   test("the API answers 503 unavailable, readyz says so, and both recover when it returns", async () => {
-    const created = await app.inject({ method: "POST", url: "/v1/experiments", payload: { id: "outage" } });
+    const created = await app.inject({
+      headers: asAdmin,
+      method: "POST",
+      url: "/v1/experiments",
+      payload: { id: "outage" },
+    });
     expect(created.statusCode).toBe(201);
 
     await proxy.stop();
@@ -35,40 +40,42 @@ describe("while PostgreSQL is unreachable", () => {
       ["GET", "/v1/experiments"],
       ["PUT", "/v1/experiments/outage/variations/v"],
     ] as const) {
-      const res = await app.inject({ method, url });
+      const res = await app.inject({ headers: asAdmin, method, url });
       expect(res.statusCode, `${method} ${url}`).toBe(503);
       expect(res.json()).toEqual({
         error: { code: "unavailable", message: "The database is unreachable; try again shortly." },
       });
       expect(res.body).not.toMatch(/ECONNREFUSED|at \w+ \(/);
     }
-    const notReady = await app.inject({ method: "GET", url: "/readyz" });
+    const notReady = await app.inject({ headers: asAdmin, method: "GET", url: "/readyz" });
     expect(notReady.statusCode).toBe(503);
     expect(notReady.json().error).toMatchObject({
       code: "unavailable",
       details: { checks: { database: "unavailable" } },
     });
-    const alive = await app.inject({ method: "GET", url: "/healthz" });
+    const alive = await app.inject({ headers: asAdmin, method: "GET", url: "/healthz" });
     expect(alive.statusCode).toBe(200);
 
     await proxy.start();
-    const back = await app.inject({ method: "GET", url: "/v1/experiments/outage" });
+    const back = await app.inject({ headers: asAdmin, method: "GET", url: "/v1/experiments/outage" });
     expect(back.statusCode).toBe(200);
     expect(back.json().id).toBe("outage");
-    const ready = await app.inject({ method: "GET", url: "/readyz" });
+    const ready = await app.inject({ headers: asAdmin, method: "GET", url: "/readyz" });
     expect(ready.statusCode).toBe(200);
   });
 
   test("connections dropped mid-flight are 503 too, and the pool heals", async () => {
     // Open pool connections, then cut them under the pool's feet.
-    await Promise.all(Array.from({ length: 5 }, () => app.inject({ method: "GET", url: "/v1/experiments" })));
+    await Promise.all(
+      Array.from({ length: 5 }, () => app.inject({ headers: asAdmin, method: "GET", url: "/v1/experiments" })),
+    );
     await proxy.stop();
     await proxy.start();
     const results = await Promise.all(
-      Array.from({ length: 5 }, () => app.inject({ method: "GET", url: "/v1/experiments/outage" })),
+      Array.from({ length: 5 }, () => app.inject({ headers: asAdmin, method: "GET", url: "/v1/experiments/outage" })),
     );
     for (const res of results) expect([200, 503]).toContain(res.statusCode);
-    const after = await app.inject({ method: "GET", url: "/v1/experiments/outage" });
+    const after = await app.inject({ headers: asAdmin, method: "GET", url: "/v1/experiments/outage" });
     expect(after.statusCode).toBe(200);
   });
 });

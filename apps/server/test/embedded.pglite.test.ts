@@ -1,4 +1,6 @@
+import { readFile, stat } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
+import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { embeddedServers, stop } from "./support/server-process.js";
 
@@ -8,26 +10,48 @@ describe("the embedded default (PGlite in the data dir)", () => {
   test("SIGTERM shuts down cleanly, and a restart on the same data dir keeps every record", async () => {
     const dir = await dataDir();
     const first = start(dir);
-    const url = await first.url;
-    const created = await fetch(`${url}/v1/experiments`, {
+    await first.url;
+    const created = await first.fetch("/v1/experiments", {
       method: "POST",
-      headers: { "content-type": "application/json" },
       body: JSON.stringify({ id: "kept", name: "survives restarts", config: { lr: 0.01 } }),
     });
     expect(created.status).toBe(201);
-    await fetch(`${url}/v1/experiments/kept/variations/v1`, { method: "PUT" });
+    await first.fetch("/v1/experiments/kept/variations/v1", { method: "PUT" });
 
     expect(await stop(first)).toBe(0);
 
     const second = start(dir);
-    const again = await second.url;
-    const experiment = await fetch(`${again}/v1/experiments/kept`);
+    await second.url;
+    const experiment = await second.fetch("/v1/experiments/kept");
     expect(experiment.status).toBe(200);
     expect(await experiment.json()).toEqual(await created.json());
-    const variations = (await (await fetch(`${again}/v1/experiments/kept/variations`)).json()) as {
+    const variations = (await (await second.fetch("/v1/experiments/kept/variations")).json()) as {
       items: { variation: string }[];
     };
     expect(variations.items.map((v: { variation: string }) => v.variation)).toEqual(["v1"]);
+  });
+
+  test("the first start generates an admin token readable by its owner only, and prints its path", async () => {
+    const dir = await dataDir();
+    const server = start(dir);
+    await server.url;
+    const path = join(dir, "admin-token");
+    const token = (await readFile(path, "utf8")).trim();
+    expect(token).toMatch(/^mth_[A-Za-z0-9_-]{43}$/);
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect(server.stdout()).toContain(path);
+    expect(server.stdout()).not.toContain(token);
+
+    expect((await server.fetch("/v1/tokens")).status).toBe(200);
+    const anonymous = await fetch(`${await server.url}/v1/experiments`);
+    expect(anonymous.status).toBe(401);
+
+    // A restart reads the same token back.
+    expect(await stop(server)).toBe(0);
+    const again = start(dir);
+    await again.url;
+    expect((await readFile(path, "utf8")).trim()).toBe(token);
+    expect((await again.fetch("/v1/tokens")).status).toBe(200);
   });
 
   test("SIGTERM lets a request in flight finish, then exits", async () => {
@@ -40,7 +64,11 @@ describe("the embedded default (PGlite in the data dir)", () => {
       port: url.port,
       method: "POST",
       path: "/v1/experiments",
-      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+      headers: {
+        authorization: `Bearer ${(await readFile(join(dir, "admin-token"), "utf8")).trim()}`,
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(body),
+      },
     });
     const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
       request.on("response", (res) => {

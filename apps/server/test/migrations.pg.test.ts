@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import pg from "pg";
 import { expect, test } from "vitest";
-import { startApp } from "./support/app.js";
+import { asAdmin, startApp } from "./support/app.js";
 import { createDatabase } from "./support/postgres.js";
 
 test("several instances starting at once on an empty database migrate it once", async () => {
@@ -21,10 +21,17 @@ test("several instances starting at once on an empty database migrate it once", 
       await client.end();
     }
     // Every instance serves the same data.
-    const created = await started[0]!.inject({ method: "POST", url: "/v1/experiments", payload: { id: "shared" } });
+    const created = await started[0]!.inject({
+      headers: asAdmin,
+      method: "POST",
+      url: "/v1/experiments",
+      payload: { id: "shared" },
+    });
     expect(created.statusCode).toBe(201);
     for (const app of started) {
-      expect((await app.inject({ method: "GET", url: "/v1/experiments/shared" })).statusCode).toBe(200);
+      expect((await app.inject({ headers: asAdmin, method: "GET", url: "/v1/experiments/shared" })).statusCode).toBe(
+        200,
+      );
     }
   } finally {
     await Promise.all(apps.map((app) => app.close()));

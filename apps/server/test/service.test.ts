@@ -41,9 +41,11 @@ describe("OpenAPI", () => {
       expect(op, `${name}: ${def.method} ${path}`).toBeDefined();
       expect(op.summary).toBe(def.summary);
       for (const status of Object.keys(def.responses)) {
-        const content = op.responses[status]?.content?.["application/json"];
-        expect(content?.schema, `${name} answers ${status}`).toBeDefined();
+        expect(op.responses[status], `${name} answers ${status}`).toBeDefined();
+        if (status === "204") continue;
+        expect(op.responses[status].content?.["application/json"]?.schema, `${name} ${status} body`).toBeDefined();
       }
+      if (def.access !== "none") expect(op.security, `${name} needs a token`).toEqual([{ bearer: [] }]);
       const params = (op.parameters ?? []) as { in: string; name: string }[];
       for (const key of Object.keys(def.params?.shape ?? {})) {
         expect(params, `${name} path parameter ${key}`).toContainEqual(

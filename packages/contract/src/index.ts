@@ -2,15 +2,21 @@ export * from "./common.js";
 export * from "./errors.js";
 export * from "./experiments.js";
 export * from "./route.js";
+export * from "./runs.js";
 export * from "./service.js";
+export * from "./tokens.js";
 
 import { experimentRoutes } from "./experiments.js";
+import { runRoutes } from "./runs.js";
 import { serviceRoutes } from "./service.js";
+import { tokenRoutes } from "./tokens.js";
 
 /** Every endpoint of the API, by operation name. */
 export const routes = {
   ...serviceRoutes,
   ...experimentRoutes,
+  ...runRoutes,
+  ...tokenRoutes,
 };
 export type Routes = typeof routes;
 export type RouteName = keyof Routes;

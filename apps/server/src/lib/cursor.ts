@@ -4,20 +4,28 @@ import { invalidRequest } from "../errors.js";
 /**
  * Keyset pagination. A cursor is the sort key of the last item of a page, so the next page starts
  * right after it: items created meanwhile sort before it and never shift what is left to walk.
+ * A sort key is a creation time and the tiebreaks that make it unique.
  */
-export type SortKey = [createdAt: Date, tiebreak: string];
+export type Tiebreak = string | number;
+export type SortKey = [createdAt: Date, ...tiebreaks: Tiebreak[]];
 
-export function encodeCursor([createdAt, tiebreak]: SortKey): string {
-  return Buffer.from(JSON.stringify([createdAt.toISOString(), tiebreak])).toString("base64url");
+/** What each tiebreak of a list's sort key is. */
+export type KeyShape = ("string" | "number")[];
+
+export function encodeCursor([createdAt, ...tiebreaks]: SortKey): string {
+  return Buffer.from(JSON.stringify([createdAt.toISOString(), ...tiebreaks])).toString("base64url");
 }
 
-export function decodeCursor(cursor: string | undefined): SortKey | undefined {
+export function decodeCursor(cursor: string | undefined, shape: KeyShape = ["string"]): SortKey | undefined {
   if (cursor === undefined) return undefined;
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === "string" && typeof value[1] === "string") {
+    if (Array.isArray(value) && value.length === shape.length + 1 && typeof value[0] === "string") {
       const createdAt = new Date(value[0]);
-      if (!Number.isNaN(createdAt.getTime())) return [createdAt, value[1]];
+      const tiebreaks = value.slice(1);
+      if (!Number.isNaN(createdAt.getTime()) && tiebreaks.every((t, i) => typeof t === shape[i])) {
+        return [createdAt, ...(tiebreaks as Tiebreak[])];
+      }
     }
   } catch {
     // falls through to the error below

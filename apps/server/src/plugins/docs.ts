@@ -17,6 +17,15 @@ export const docsPlugin = fp(async (app: FastifyInstance) => {
           "environment snapshots and checkpoints. Every non-2xx answer has the body " +
           "`{error: {code, message, details?}}`.",
       },
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: "http",
+            scheme: "bearer",
+            description: "A token of scope read, write or admin (they nest: admin ⊃ write ⊃ read)",
+          },
+        },
+      },
     },
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,

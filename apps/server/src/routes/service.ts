@@ -1,7 +1,7 @@
 import { serviceRoutes as api } from "@methodic/contract";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { ApiError } from "../errors.js";
-import { schemaOf } from "./define.js";
+import { routeOf } from "./define.js";
 
 const PING_TIMEOUT_MS = 2_000;
 
@@ -22,16 +22,12 @@ async function reachable(check: () => Promise<void>): Promise<boolean> {
 
 export const serviceRoutes: FastifyPluginAsyncZod = async (app) => {
   app.route({
-    method: api.healthz.method,
-    url: api.healthz.path,
-    schema: schemaOf(api.healthz),
+    ...routeOf(api.healthz),
     handler: async () => ({ status: "ok" as const }),
   });
 
   app.route({
-    method: api.readyz.method,
-    url: api.readyz.path,
-    schema: schemaOf(api.readyz),
+    ...routeOf(api.readyz),
     handler: async () => {
       const checks = { database: (await reachable(app.database.ping)) ? ("ok" as const) : ("unavailable" as const) };
       if (Object.values(checks).some((state) => state !== "ok")) {

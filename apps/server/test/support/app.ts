@@ -8,8 +8,12 @@ import { createDatabase } from "./postgres.js";
 
 export const driver = process.env.TEST_DRIVER === "postgres" ? "postgres" : "pglite";
 
+/** The bootstrap admin token of every test app. */
+export const ADMIN_TOKEN = "test-admin-token-0123456789";
+export const asAdmin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
 export function testConfig(env: NodeJS.ProcessEnv = {}): Config {
-  return loadConfig({ LOG_LEVEL: "silent", ...env });
+  return loadConfig({ LOG_LEVEL: "silent", METHODIC_ADMIN_TOKEN: ADMIN_TOKEN, ...env });
 }
 
 /** A fresh, migrated database of the driver under test, and how to throw it away. */
@@ -31,7 +35,10 @@ export async function startApp(env: NodeJS.ProcessEnv = {}, database?: DatabaseT
 
 export interface Api {
   app: FastifyInstance;
-  request<T = any>(options: InjectOptions): Promise<{ status: number; body: T; headers: Record<string, unknown> }>;
+  /** `token` is sent as the bearer token: the admin token unless given; null sends none. */
+  request<T = any>(
+    options: InjectOptions & { token?: string | null },
+  ): Promise<{ status: number; body: T; headers: Record<string, unknown> }>;
 }
 
 /** Each test file gets one app on its own database; tests in a file use distinct ids. */
@@ -43,8 +50,9 @@ export const test = base.extend<{ api: Api }>({
       const app = await startApp({}, target);
       await use({
         app,
-        request: async (options) => {
-          const res = await app.inject(options);
+        request: async ({ token = ADMIN_TOKEN, ...options }) => {
+          const headers = { ...(token !== null && { authorization: `Bearer ${token}` }), ...options.headers };
+          const res = await app.inject({ ...options, headers });
           const text = res.body;
           return { status: res.statusCode, body: text ? JSON.parse(text) : undefined, headers: res.headers };
         },

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,6 +10,8 @@ const serverDir = fileURLToPath(new URL("../..", import.meta.url));
 
 export interface ServerProcess {
   child: ChildProcess;
+  /** Sends a request with the admin token that the embedded server generated in its data dir. */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
   /** Where it listens, once it does. */
   url: Promise<string>;
   exit: Promise<number | null>;
@@ -18,7 +20,7 @@ export interface ServerProcess {
 }
 
 /** `server.ts` in a child process of its own, as `pnpm start` runs it. */
-export function spawnServer(env: NodeJS.ProcessEnv): ServerProcess {
+export function spawnServer(env: NodeJS.ProcessEnv & { METHODIC_DATA_DIR: string }): ServerProcess {
   const child = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], {
     cwd: serverDir,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: "0", LOG_LEVEL: "info", ...env },
@@ -40,7 +42,14 @@ export function spawnServer(env: NodeJS.ProcessEnv): ServerProcess {
     exit.then((code) => reject(new Error(`server exited with ${code} before listening: ${err}${out}`)));
   });
   url.catch(() => {});
-  return { child, url, exit, stdout: () => out, stderr: () => err };
+  const fetchAsAdmin = async (path: string, init: RequestInit = {}) => {
+    const token = (await readFile(join(env.METHODIC_DATA_DIR, "admin-token"), "utf8")).trim();
+    const headers = new Headers(init.headers);
+    headers.set("authorization", `Bearer ${token}`);
+    if (typeof init.body === "string") headers.set("content-type", "application/json");
+    return fetch(`${await url}${path}`, { ...init, headers });
+  };
+  return { child, url, exit, fetch: fetchAsAdmin, stdout: () => out, stderr: () => err };
 }
 
 export async function stop(server: ServerProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {

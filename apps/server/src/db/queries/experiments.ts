@@ -25,7 +25,7 @@ export function listExperiments(db: Db, limit: number, after: SortKey | undefine
   return db
     .select()
     .from(experiments)
-    .where(before(experiments.createdAt, experiments.id, after))
+    .where(before([experiments.createdAt, experiments.id], after))
     .orderBy(desc(experiments.createdAt), desc(experiments.id))
     .limit(limit);
 }

@@ -8,7 +8,13 @@ export function touchIfChanged(updatedAt: PgColumn, changed: SQL[]): SQL {
   return sql`case when ${sql.join(changed, sql` or `)} then now() else ${updatedAt} end`;
 }
 
-/** The keyset condition for "after this cursor" in a newest-first list. */
-export function before(createdAt: PgColumn, tiebreak: PgColumn, key: SortKey | undefined): SQL | undefined {
-  return key && sql`(${createdAt}, ${tiebreak}) < (${key[0].toISOString()}::timestamptz, ${key[1]})`;
+/**
+ * The keyset condition for "after this cursor" in a newest-first list sorted by `columns` (created_at
+ * first, then the tiebreaks), all descending.
+ */
+export function before(columns: [PgColumn, ...PgColumn[]], key: SortKey | undefined): SQL | undefined {
+  if (!key) return undefined;
+  const [createdAt, ...tiebreaks] = key;
+  const values = [sql`${createdAt.toISOString()}::timestamptz`, ...tiebreaks.map((t) => sql`${t}`)];
+  return sql`(${sql.join(columns, sql`, `)}) < (${sql.join(values, sql`, `)})`;
 }

@@ -53,6 +53,11 @@ export async function upsertVariation(
   return { row: rest, created };
 }
 
+/** Creates the variation if it does not exist yet, leaving an existing one as it is. */
+export async function insertVariation(db: Db, experimentId: string, variation: string): Promise<void> {
+  await db.insert(variations).values({ experimentId, variation }).onConflictDoNothing();
+}
+
 export async function findVariation(
   db: Db,
   experimentId: string,
@@ -74,7 +79,7 @@ export function listVariations(
   return db
     .select(withRunCounts)
     .from(variations)
-    .where(and(eq(variations.experimentId, experimentId), before(variations.createdAt, variations.variation, after)))
+    .where(and(eq(variations.experimentId, experimentId), before([variations.createdAt, variations.variation], after)))
     .orderBy(desc(variations.createdAt), desc(variations.variation))
     .limit(limit);
 }

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { foreignKey, index, integer, pgEnum, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
 import { jsonObject, timestampMs, timestamps } from "./columns.js";
 
@@ -56,5 +57,10 @@ export const runs = pgTable(
       columns: [t.experimentId, t.variation],
       foreignColumns: [variations.experimentId, variations.variation],
     }).onDelete("cascade"),
+    // Newest-first lists of an experiment's and of a variation's runs.
+    index().on(t.experimentId, t.createdAt, t.variation, t.run),
+    index().on(t.experimentId, t.variation, t.createdAt, t.run),
+    // The reaper's scan touches running runs only.
+    index("runs_running_heartbeat_index").on(t.lastHeartbeatAt).where(sql`${t.state} = 'running'`),
   ],
 );

@@ -1,1 +1,2 @@
 export * from "./experiments.js";
+export * from "./tokens.js";

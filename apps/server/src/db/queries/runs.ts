@@ -1,0 +1,119 @@
+import type { RunState } from "@methodic/contract";
+import { and, desc, eq, getTableColumns, inArray, lt, sql } from "drizzle-orm";
+import type { SortKey } from "../../lib/cursor.js";
+import type { Db } from "../client.js";
+import { runs } from "../schema/index.js";
+import { before } from "./util.js";
+
+export type RunRow = typeof runs.$inferSelect;
+export interface RunKey {
+  experimentId: string;
+  variation: string;
+  run: number;
+}
+export interface WandbColumns {
+  wandbRunId: string;
+  wandbEntity: string;
+  wandbProject: string;
+  wandbDashboardUrl: string;
+}
+
+const LIVE: RunState[] = ["running", "lost"];
+
+const isRun = (key: RunKey) =>
+  and(eq(runs.experimentId, key.experimentId), eq(runs.variation, key.variation), eq(runs.run, key.run));
+
+/** Undefined when the run exists already. */
+export async function insertRun(db: Db, key: RunKey, wandb: WandbColumns | null): Promise<RunRow | undefined> {
+  const [row] = await db
+    .insert(runs)
+    .values({ ...key, ...wandb })
+    .onConflictDoNothing()
+    .returning();
+  return row;
+}
+
+export async function findRun(db: Db, key: RunKey, forUpdate = false): Promise<RunRow | undefined> {
+  const query = db.select().from(runs).where(isRun(key));
+  const [row] = await (forUpdate ? query.for("update") : query);
+  return row;
+}
+
+/** A start of a running or lost run: running again, alive now, and the W&B pointer if it had none. */
+export async function restartRun(db: Db, key: RunKey, wandb: WandbColumns | undefined): Promise<RunRow> {
+  const [row] = await db
+    .update(runs)
+    .set({
+      ...wandb,
+      state: "running",
+      lastHeartbeatAt: sql`now()`,
+      updatedAt: sql`now()`,
+    })
+    .where(isRun(key))
+    .returning();
+  if (!row) throw new Error("restartRun: the run vanished inside its transaction");
+  return row;
+}
+
+/**
+ * The hot path: one indexed UPDATE. Undefined when the run does not exist or has finished; the caller
+ * tells which only then.
+ */
+export async function heartbeat(db: Db, key: RunKey): Promise<{ state: RunState; lastHeartbeatAt: Date } | undefined> {
+  const [row] = await db
+    .update(runs)
+    .set({ state: "running", lastHeartbeatAt: sql`now()` })
+    .where(and(isRun(key), inArray(runs.state, LIVE)))
+    .returning({ state: runs.state, lastHeartbeatAt: runs.lastHeartbeatAt });
+  return row;
+}
+
+export type Ending =
+  | { state: "succeeded"; summary: Record<string, unknown> | null }
+  | { state: "failed"; errorMessage: string; errorDetails: Record<string, unknown> | null };
+
+/** Running or lost → the ending's state. Undefined when the run is missing or already finished. */
+export async function finishRun(db: Db, key: RunKey, ending: Ending): Promise<RunRow | undefined> {
+  const [row] = await db
+    .update(runs)
+    .set({ ...ending, finishedAt: sql`now()`, updatedAt: sql`now()` })
+    .where(and(isRun(key), inArray(runs.state, LIVE)))
+    .returning();
+  return row;
+}
+
+export interface RunFilter {
+  experimentId: string;
+  variation?: string | undefined;
+  state?: RunState | undefined;
+}
+
+export function listRuns(db: Db, filter: RunFilter, limit: number, after: SortKey | undefined): Promise<RunRow[]> {
+  return db
+    .select()
+    .from(runs)
+    .where(
+      and(
+        eq(runs.experimentId, filter.experimentId),
+        filter.variation === undefined ? undefined : eq(runs.variation, filter.variation),
+        filter.state === undefined ? undefined : eq(runs.state, filter.state),
+        before([runs.createdAt, runs.variation, runs.run], after),
+      ),
+    )
+    .orderBy(desc(runs.createdAt), desc(runs.variation), desc(runs.run))
+    .limit(limit);
+}
+
+/**
+ * Marks lost every running run silent for longer than the timeout, in one conditional UPDATE: safe
+ * with any number of server instances, since a run is only ever moved from running, and a heartbeat
+ * committed first makes the condition false.
+ */
+export async function reapLostRuns(db: Db, timeoutS: number): Promise<RunKey[]> {
+  const { experimentId, variation, run } = getTableColumns(runs);
+  return db
+    .update(runs)
+    .set({ state: "lost", updatedAt: sql`now()` })
+    .where(and(eq(runs.state, "running"), lt(runs.lastHeartbeatAt, sql`now() - make_interval(secs => ${timeoutS})`)))
+    .returning({ experimentId, variation, run });
+}

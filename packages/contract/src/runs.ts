@@ -1,0 +1,174 @@
+import { z } from "zod";
+import {
+  ExperimentId,
+  JsonObject,
+  ListQuery,
+  Page,
+  RUN_INDEX_MAX,
+  RunIndex,
+  Timestamp,
+  VariationKey,
+  WandbName,
+} from "./common.js";
+import { defineRoute } from "./route.js";
+
+export const RunState = z.enum(["running", "succeeded", "failed", "lost"]).meta({ id: "RunState" });
+export type RunState = z.infer<typeof RunState>;
+
+export const WandbPointer = z
+  .object({
+    run_id: z.string(),
+    entity: z.string(),
+    project: z.string(),
+    dashboard_url: z.string(),
+  })
+  .meta({ id: "WandbPointer", description: "The Weights & Biases run that holds this run's metrics" });
+export type WandbPointer = z.infer<typeof WandbPointer>;
+
+export const RunError = z.object({ message: z.string(), details: JsonObject.nullable() });
+
+export const Run = z
+  .object({
+    experiment_id: ExperimentId,
+    variation: VariationKey,
+    run: RunIndex,
+    state: RunState,
+    created_at: Timestamp,
+    started_at: Timestamp.describe("When the run was first started"),
+    finished_at: Timestamp.nullable(),
+    last_heartbeat_at: Timestamp,
+    wandb: WandbPointer.nullable(),
+    summary: JsonObject.nullable().describe("Given by succeed"),
+    error: RunError.nullable().describe("Given by fail"),
+  })
+  .meta({ id: "Run" });
+export type Run = z.infer<typeof Run>;
+
+export const StartRunBody = z
+  .strictObject({
+    wandb_run_id: WandbName.optional(),
+    wandb_entity: WandbName.optional(),
+    wandb_project: WandbName.optional().describe("Defaults to the experiment's wandb_project"),
+    wandb_dashboard_url: z
+      .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+      .max(2048)
+      .optional()
+      .describe("Defaults to https://wandb.ai/{entity}/{project}/runs/{run_id}"),
+  })
+  .meta({ id: "StartRunBody" });
+export type StartRunBody = z.infer<typeof StartRunBody>;
+
+export const Heartbeat = z.object({ state: RunState, last_heartbeat_at: Timestamp }).meta({ id: "Heartbeat" });
+export type Heartbeat = z.infer<typeof Heartbeat>;
+
+export const SucceedRunBody = z.strictObject({ summary: JsonObject.optional() }).meta({ id: "SucceedRunBody" });
+export type SucceedRunBody = z.infer<typeof SucceedRunBody>;
+
+export const FailRunBody = z
+  .strictObject({
+    error: z.string().max(65_536).optional().describe("What went wrong, in a sentence or a traceback"),
+    details: JsonObject.optional(),
+  })
+  .meta({ id: "FailRunBody" });
+export type FailRunBody = z.infer<typeof FailRunBody>;
+
+/** A run index in a path: canonical decimal digits only, so `/runs/01` and `/runs/1e3` are refused. */
+const RunIndexParam = z
+  .string()
+  .regex(/^(0|[1-9][0-9]{0,9})$/, "must be a run index: a whole number from 0 to 2147483647")
+  .transform(Number)
+  .pipe(RunIndex.max(RUN_INDEX_MAX, "must be at most 2147483647"));
+
+export const RunParams = z.strictObject({ exp: ExperimentId, var: VariationKey, run: RunIndexParam });
+
+export const VariationRunsQuery = ListQuery.extend({ state: RunState.optional() });
+export type VariationRunsQuery = z.infer<typeof VariationRunsQuery>;
+export const ExperimentRunsQuery = VariationRunsQuery.extend({ variation: VariationKey.optional() });
+export type ExperimentRunsQuery = z.infer<typeof ExperimentRunsQuery>;
+
+export const RunPage = Page(Run).meta({ id: "RunPage" });
+
+const tag = "Runs";
+const base = "/v1/experiments/:exp/variations/:var/runs/:run";
+const transitionErrors = [400, 401, 403, 404, 409, 413, 415] as const;
+
+export const runRoutes = {
+  startRun: defineRoute({
+    method: "POST",
+    path: `${base}/start`,
+    summary: "Start a run (creating its variation and run if needed), optionally linking its W&B run",
+    description:
+      "Idempotent for a running or lost run, which is left running. 409 `run_finished` for a succeeded or " +
+      "failed run (a continuation is a new run index); 409 `run_state_conflict` for a different W&B pointer.",
+    tag,
+    access: "write",
+    params: RunParams,
+    body: StartRunBody.optional(),
+    responses: { 200: Run },
+    errors: transitionErrors,
+  }),
+  heartbeat: defineRoute({
+    method: "POST",
+    path: `${base}/heartbeat`,
+    summary: "Keep a run alive (revives a lost run)",
+    tag,
+    access: "write",
+    params: RunParams,
+    responses: { 200: Heartbeat },
+    errors: [400, 401, 403, 404, 409],
+  }),
+  succeedRun: defineRoute({
+    method: "POST",
+    path: `${base}/succeed`,
+    summary: "End a run as succeeded; a repeat answers the run unchanged",
+    tag,
+    access: "write",
+    params: RunParams,
+    body: SucceedRunBody.optional(),
+    responses: { 200: Run },
+    errors: transitionErrors,
+  }),
+  failRun: defineRoute({
+    method: "POST",
+    path: `${base}/fail`,
+    summary: "End a run as failed; a repeat answers the run unchanged",
+    tag,
+    access: "write",
+    params: RunParams,
+    body: FailRunBody.optional(),
+    responses: { 200: Run },
+    errors: transitionErrors,
+  }),
+  getRun: defineRoute({
+    method: "GET",
+    path: base,
+    summary: "Read a run",
+    tag,
+    access: "read",
+    params: RunParams,
+    responses: { 200: Run },
+    errors: [400, 401, 403, 404],
+  }),
+  listVariationRuns: defineRoute({
+    method: "GET",
+    path: "/v1/experiments/:exp/variations/:var/runs",
+    summary: "List a variation's runs, newest first",
+    tag,
+    access: "read",
+    params: z.strictObject({ exp: ExperimentId, var: VariationKey }),
+    query: VariationRunsQuery,
+    responses: { 200: RunPage },
+    errors: [400, 401, 403, 404],
+  }),
+  listExperimentRuns: defineRoute({
+    method: "GET",
+    path: "/v1/experiments/:exp/runs",
+    summary: "List every run of an experiment, newest first",
+    tag,
+    access: "read",
+    params: z.strictObject({ exp: ExperimentId }),
+    query: ExperimentRunsQuery,
+    responses: { 200: RunPage },
+    errors: [400, 401, 403, 404],
+  }),
+};
