@@ -28,8 +28,9 @@ function isAlive(pid: number): boolean {
 
 /**
  * Takes the data dir for this process, so that a second server never opens the same embedded
- * database. A live holder on this host makes us refuse at once; a holder that died leaves a lock that
- * goes stale within STALE_MS, which we wait out. Resolves to the release function.
+ * database. A live holder on this host makes us refuse at once; any other holder is alive as long as
+ * it keeps refreshing the lock, and one that died leaves a lock that goes stale within STALE_MS,
+ * which we wait out. Resolves to the release function.
  */
 export async function lockDataDir(
   dataDir: string,
@@ -58,10 +59,14 @@ export async function lockDataDir(
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ELOCKED") throw err;
     const holder = await readHolder(holderPath);
-    if (holder && (holder.host !== hostname() || isAlive(holder.pid))) throw refuse(holder);
+    // Only a live process on this host is known to hold it. Another host's holder (a shared volume,
+    // or a container recreated under a new hostname), or our own pid left by an earlier life of this
+    // container (always pid 1), is judged by the lock's staleness alone.
+    const heldHere = holder && holder.host === hostname() && holder.pid !== process.pid;
+    if (heldHere && isAlive(holder.pid)) throw refuse(holder);
     events.onWait(
-      `The data dir ${dir} is locked by a server that is no longer running${holder ? ` (pid ${holder.pid})` : ""}; ` +
-        `taking it over once its lock is stale (at most ${STALE_MS / 1000} s).`,
+      `The data dir ${dir} is locked by a server that may no longer be running${holder ? ` (pid ${holder.pid} on ${holder.host})` : ""}; ` +
+        `waiting up to ${STALE_MS / 1000} s for its lock to go stale.`,
     );
     try {
       const waits = Math.ceil(STALE_MS / 1000) + 2;

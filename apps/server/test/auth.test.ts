@@ -1,0 +1,179 @@
+import type { FastifyInstance } from "fastify";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { buildApp } from "../src/app.js";
+import { ADMIN_TOKEN, testConfig, testDatabase } from "./support/app.js";
+import { captureLogs } from "./support/logs.js";
+
+let app: FastifyInstance;
+let drop: () => Promise<void>;
+const log = captureLogs();
+
+async function call(
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE",
+  url: string,
+  token?: string,
+  payload?: object,
+) {
+  const res = await app.inject({
+    method,
+    url,
+    ...(token !== undefined && { headers: { authorization: `Bearer ${token}` } }),
+    ...(payload && { payload }),
+  });
+  return { status: res.statusCode, body: res.body ? res.json() : undefined };
+}
+
+async function createToken(scope: string, name = `${scope} token`) {
+  const res = await call("POST", "/v1/tokens", ADMIN_TOKEN, { name, scope });
+  expect(res.status).toBe(201);
+  return res.body as { id: string; name: string; scope: string; token: string; created_at: string };
+}
+
+beforeAll(async () => {
+  const database = await testDatabase();
+  drop = database.drop;
+  // Every request and response is logged, so that the secrets' absence from the log means something.
+  app = buildApp({ config: testConfig(), database: database.target, logger: { level: "trace", stream: log.stream } });
+  await app.ready();
+  await call("POST", "/v1/experiments", ADMIN_TOKEN, { id: "auth" });
+  await call("POST", "/v1/experiments/auth/variations/v/runs/0/start", ADMIN_TOKEN);
+});
+
+afterAll(async () => {
+  await app.close();
+  await drop();
+});
+
+// One route of each class, and a body that would succeed for it.
+const routes = {
+  read: [
+    ["GET", "/v1/experiments"],
+    ["GET", "/v1/experiments/auth/variations/v/runs/0"],
+  ],
+  write: [
+    ["PUT", "/v1/experiments/auth/variations/w"],
+    ["POST", "/v1/experiments/auth/variations/v/runs/0/heartbeat"],
+  ],
+  admin: [["GET", "/v1/tokens"]],
+} as const;
+
+describe("auth", () => {
+  test("service routes need no token", async () => {
+    for (const url of ["/healthz", "/readyz", "/openapi.json"]) expect((await call("GET", url)).status).toBe(200);
+  });
+
+  test("every /v1 route class refuses a missing, malformed or unknown token with 401", async () => {
+    for (const [method, url] of Object.values(routes).flat()) {
+      for (const headers of [{}, { authorization: "Basic YWRtaW46YWRtaW4=" }, { authorization: "Bearer" }]) {
+        const res = await app.inject({ method, url, headers });
+        expect(res.statusCode, `${method} ${url} ${JSON.stringify(headers)}`).toBe(401);
+        expect(res.json().error.code).toBe("unauthorized");
+      }
+      const unknown = await call(method, url, "mth_not-a-real-token");
+      expect(unknown.status).toBe(401);
+      expect(unknown.body.error.message).toMatch(/unknown or has been revoked/);
+    }
+  });
+
+  test("scopes nest: read < write < admin", async () => {
+    const tokens = {
+      read: await createToken("read"),
+      write: await createToken("write"),
+      admin: await createToken("admin"),
+    };
+    const rank = { read: 1, write: 2, admin: 3 };
+    for (const [scope, token] of Object.entries(tokens)) {
+      for (const [need, list] of Object.entries(routes)) {
+        for (const [method, url] of list) {
+          const res = await call(method, url, token.token);
+          const allowed = rank[scope as keyof typeof rank] >= rank[need as keyof typeof rank];
+          if (allowed) {
+            expect([200, 201], `${scope} token on ${method} ${url}`).toContain(res.status);
+          } else {
+            expect(res.status, `${scope} token on ${method} ${url}`).toBe(403);
+            expect(res.body.error).toEqual({
+              code: "forbidden",
+              message: `This token has the ${scope} scope; this route needs ${need}.`,
+            });
+          }
+        }
+      }
+    }
+  });
+
+  test("a refused request is refused before its body is read", async () => {
+    const res = await app.inject({
+      method: "POST",
+      url: "/v1/experiments",
+      headers: { "content-type": "application/json" },
+      payload: "{ not json",
+    });
+    expect(res.statusCode).toBe(401);
+  });
+});
+
+describe("tokens", () => {
+  test("create shows the secret once; list never does", async () => {
+    const created = await createToken("write", "trainer on gpu-7");
+    expect(created).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      name: "trainer on gpu-7",
+      scope: "write",
+      token: expect.stringMatching(/^mth_[A-Za-z0-9_-]{43}$/),
+      created_at: expect.any(String),
+    });
+    const list = await call("GET", "/v1/tokens?limit=1000", ADMIN_TOKEN);
+    expect(list.status).toBe(200);
+    const listed = list.body.items.find((t: { id: string }) => t.id === created.id);
+    expect(listed).toEqual({
+      id: created.id,
+      name: "trainer on gpu-7",
+      scope: "write",
+      created_at: created.created_at,
+    });
+    expect(JSON.stringify(list.body)).not.toContain(created.token);
+  });
+
+  test("a revoked token fails on its next request, and leaves the list", async () => {
+    const token = await createToken("read");
+    expect((await call("GET", "/v1/experiments", token.token)).status).toBe(200);
+    const revoked = await call("DELETE", `/v1/tokens/${token.id}`, ADMIN_TOKEN);
+    expect(revoked.status).toBe(204);
+    expect(revoked.body).toBeUndefined();
+    expect((await call("GET", "/v1/experiments", token.token)).status).toBe(401);
+    const list = await call("GET", "/v1/tokens?limit=1000", ADMIN_TOKEN);
+    expect(list.body.items.map((t: { id: string }) => t.id)).not.toContain(token.id);
+    // Revoking again is idempotent; an unknown id is 404.
+    expect((await call("DELETE", `/v1/tokens/${token.id}`, ADMIN_TOKEN)).status).toBe(204);
+    const unknown = await call("DELETE", "/v1/tokens/00000000-0000-7000-8000-000000000000", ADMIN_TOKEN);
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe("not_found");
+  });
+
+  test.for([
+    ["a missing scope", { name: "x" }],
+    ["an unknown scope", { name: "x", scope: "root" }],
+    ["an empty name", { name: "", scope: "read" }],
+    ["an unknown field", { name: "x", scope: "read", expires: "never" }],
+  ] as const)("create with %s is 400", async ([, payload]) => {
+    const res = await call("POST", "/v1/tokens", ADMIN_TOKEN, payload);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe("invalid_request");
+  });
+
+  test("a token id that is not a UUID is 400", async () => {
+    const res = await call("DELETE", "/v1/tokens/abc", ADMIN_TOKEN);
+    expect(res.status).toBe(400);
+  });
+
+  test("no secret ever reaches the log", async () => {
+    const token = await createToken("admin");
+    await call("GET", "/v1/tokens", token.token);
+    await call("GET", "/v1/experiments", "mth_wrong-secret-in-a-request");
+    const text = log.text();
+    expect(text).toContain("incoming request");
+    expect(text).not.toContain(token.token);
+    expect(text).not.toContain(ADMIN_TOKEN);
+    expect(text).not.toContain("mth_wrong-secret-in-a-request");
+  });
+});
