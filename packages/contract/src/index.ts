@@ -1,3 +1,4 @@
+export * from "./assets.js";
 export * from "./common.js";
 export * from "./errors.js";
 export * from "./experiments.js";
@@ -6,6 +7,7 @@ export * from "./runs.js";
 export * from "./service.js";
 export * from "./tokens.js";
 
+import { assetRoutes } from "./assets.js";
 import { experimentRoutes } from "./experiments.js";
 import { runRoutes } from "./runs.js";
 import { serviceRoutes } from "./service.js";
@@ -16,6 +18,7 @@ export const routes = {
   ...serviceRoutes,
   ...experimentRoutes,
   ...runRoutes,
+  ...assetRoutes,
   ...tokenRoutes,
 };
 export type Routes = typeof routes;

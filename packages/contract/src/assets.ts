@@ -1,0 +1,357 @@
+import { z } from "zod";
+import {
+  ExperimentId,
+  JsonObject,
+  ListQuery,
+  Name,
+  Page,
+  RunIndex,
+  Timestamp,
+  VariationKey,
+} from "./common.js";
+import { defineRoute } from "./route.js";
+import { RunParams } from "./runs.js";
+
+export const MAX_COMPONENTS = 10_000;
+export const MAX_PARTS = 10_000;
+/** Serialized inline content above this is refused (413): upload it as a component instead. */
+export const INLINE_CONTENT_MAX_BYTES = 1024 * 1024;
+
+export const AssetId = z.uuid().describe("Asset id: a UUIDv7, so ids sort by creation");
+export const AssetType = z
+  .string()
+  .regex(/^[a-z][a-z0-9_.-]{0,63}$/, "must be 1 to 64 of a-z, 0-9, '_', '.' or '-', starting with a letter")
+  .describe("What the asset is: checkpoint, snapshot, environment, trainer_config, ...");
+export const AssetState = z.enum(["pending", "ready", "aborted"]).meta({ id: "AssetState" });
+export type AssetState = z.infer<typeof AssetState>;
+
+const PATH_RULE =
+  "must be a relative POSIX path: no leading or trailing '/', no empty, '.' or '..' segment, no backslash or NUL, at most 1024 bytes";
+
+/** A file's path within its asset, safe to join under any directory. */
+export const ComponentPath = z
+  .string()
+  .min(1, PATH_RULE)
+  .refine(
+    (path) =>
+      new TextEncoder().encode(path).length <= 1024 &&
+      !path.includes("\\") &&
+      !path.includes("\0") &&
+      path.split("/").every((segment) => segment !== "" && segment !== "." && segment !== ".."),
+    PATH_RULE,
+  )
+  .describe("Relative POSIX path of the file within the asset");
+
+export const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters");
+export const ByteSize = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+export const Component = z
+  .strictObject({ path: ComponentPath, size: ByteSize, sha256: Sha256 })
+  .meta({ id: "Component" });
+export type Component = z.infer<typeof Component>;
+
+export const Asset = z
+  .object({
+    id: AssetId,
+    asset_type: AssetType,
+    name: z.string().nullable(),
+    state: AssetState,
+    experiment_id: ExperimentId,
+    variation: VariationKey,
+    run: RunIndex,
+    asset_config: JsonObject,
+    inline: z.boolean().describe("Inline JSON, read at /content; otherwise files, read through /download"),
+    size: ByteSize.describe("Bytes in all: the components' sizes, or the serialized inline content"),
+    uploaded_size: ByteSize.describe("Bytes recorded as uploaded so far"),
+    components: z.array(z.object({ path: z.string(), size: ByteSize, sha256: z.string() })),
+    created_at: Timestamp,
+    finalized_at: Timestamp.nullable(),
+  })
+  .meta({ id: "Asset" });
+export type Asset = z.infer<typeof Asset>;
+
+export const InputAsset = Asset.extend({ linked_at: Timestamp }).meta({ id: "InputAsset" });
+export type InputAsset = z.infer<typeof InputAsset>;
+
+const Headers = z.record(z.string(), z.string()).describe("Headers the PUT must send for its signature to hold");
+
+export const SinglePut = z
+  .object({ path: z.string(), url: z.url(), method: z.literal("PUT"), headers: Headers })
+  .meta({ id: "SinglePut" });
+export const PlannedPart = z.object({
+  part_number: z.int().min(1).max(MAX_PARTS),
+  offset: ByteSize,
+  size: ByteSize,
+  url: z.url(),
+  headers: Headers.optional(),
+});
+export const MultipartPut = z
+  .object({ path: z.string(), part_size: ByteSize, parts: z.array(PlannedPart) })
+  .meta({ id: "MultipartPut" });
+export const UploadPlan = z
+  .object({
+    expires_at: Timestamp,
+    components: z
+      .array(z.union([SinglePut, MultipartPut]))
+      .describe("What is still to be sent: one PUT per component up to the part size, parts above it"),
+  })
+  .meta({ id: "UploadPlan" });
+export type UploadPlan = z.infer<typeof UploadPlan>;
+export type SinglePut = z.infer<typeof SinglePut>;
+export type MultipartPut = z.infer<typeof MultipartPut>;
+
+const assetFields = {
+  asset_type: AssetType,
+  name: Name.optional(),
+  asset_config: JsonObject.optional(),
+};
+
+export const CreateInlineAssetBody = z
+  .strictObject({
+    ...assetFields,
+    content: z.json().describe("Any JSON value, at most 1 MiB serialized"),
+  })
+  .meta({ id: "CreateInlineAssetBody" });
+export const CreateComponentAssetBody = z
+  .strictObject({
+    ...assetFields,
+    components: z
+      .array(Component)
+      .min(1)
+      .max(MAX_COMPONENTS)
+      .superRefine((components, ctx) => {
+        const seen = new Set<string>();
+        components.forEach((component, index) => {
+          if (seen.has(component.path)) {
+            ctx.addIssue({ code: "custom", path: [index, "path"], message: `repeats the path '${component.path}'` });
+          }
+          seen.add(component.path);
+        });
+      }),
+  })
+  .meta({ id: "CreateComponentAssetBody" });
+export const CreateAssetBody = z.union([CreateInlineAssetBody, CreateComponentAssetBody]);
+export type CreateAssetBody = z.infer<typeof CreateAssetBody>;
+export type CreateInlineAssetBody = z.infer<typeof CreateInlineAssetBody>;
+export type CreateComponentAssetBody = z.infer<typeof CreateComponentAssetBody>;
+
+export const CreatedAsset = z
+  .object({ asset: Asset, upload: UploadPlan.nullable().describe("Null for inline assets, ready at once") })
+  .meta({ id: "CreatedAsset" });
+export type CreatedAsset = z.infer<typeof CreatedAsset>;
+
+export const ReportPartsBody = z
+  .strictObject({
+    parts: z
+      .array(
+        z.strictObject({
+          path: ComponentPath,
+          part_number: z.int().min(1).max(MAX_PARTS).optional().describe("For a multipart component's pieces"),
+          etag: z.string().min(1).max(1024),
+        }),
+      )
+      .min(1)
+      .max(MAX_PARTS),
+  })
+  .meta({ id: "ReportPartsBody" });
+export type ReportPartsBody = z.infer<typeof ReportPartsBody>;
+
+export const AssetAnswer = z.object({ asset: Asset }).meta({ id: "AssetAnswer" });
+export const UploadAnswer = z.object({ upload: UploadPlan }).meta({ id: "UploadAnswer" });
+
+export const Download = z
+  .object({
+    expires_at: Timestamp,
+    components: z.array(z.object({ path: z.string(), size: ByteSize, sha256: z.string(), url: z.url() })),
+  })
+  .meta({ id: "Download" });
+export type Download = z.infer<typeof Download>;
+
+export const OutputsQuery = ListQuery.extend({ asset_type: AssetType.optional(), state: AssetState.optional() });
+export const VariationOutputsQuery = OutputsQuery.extend({
+  run: z.coerce.number().pipe(RunIndex).optional(),
+});
+export const ExperimentOutputsQuery = VariationOutputsQuery.extend({ variation: VariationKey.optional() });
+export type ExperimentOutputsQuery = z.infer<typeof ExperimentOutputsQuery>;
+export const LatestQuery = z.strictObject({
+  asset_type: AssetType,
+  run: z.coerce.number().pipe(RunIndex).optional(),
+});
+export type LatestQuery = z.infer<typeof LatestQuery>;
+
+export const AssetPage = Page(Asset).meta({ id: "AssetPage" });
+export const InputPage = Page(InputAsset).meta({ id: "InputPage" });
+export const Latest = z
+  .object({ asset: Asset.nullable().describe("The newest ready asset of the type, or null") })
+  .meta({ id: "Latest" });
+
+const AssetParams = z.strictObject({ id: AssetId });
+const VariationParams = z.strictObject({ exp: ExperimentId, var: VariationKey });
+const InputParams = z.strictObject({ exp: ExperimentId, var: VariationKey, asset_id: AssetId });
+
+const tag = "Assets";
+const asset = "/v1/assets/:id";
+
+export const assetRoutes = {
+  createAsset: defineRoute({
+    method: "POST",
+    path: "/v1/experiments/:exp/variations/:var/runs/:run/assets",
+    summary: "Create an asset of a running or lost run: inline JSON (ready at once) or files to upload",
+    description:
+      "Answers 201 `{asset, upload}`. An `Idempotency-Key` header makes a retry within 24 h answer the " +
+      "same asset (with a fresh plan for what is still missing) instead of creating a second one.",
+    tag,
+    access: "write",
+    params: RunParams,
+    body: CreateAssetBody,
+    responses: { 201: CreatedAsset },
+    errors: [400, 401, 403, 404, 409, 413, 415],
+  }),
+  getAsset: defineRoute({
+    method: "GET",
+    path: asset,
+    summary: "Read an asset",
+    tag,
+    access: "read",
+    params: AssetParams,
+    responses: { 200: Asset },
+    errors: [400, 401, 403, 404],
+  }),
+  getAssetContent: defineRoute({
+    method: "GET",
+    path: `${asset}/content`,
+    summary: "The inline JSON content of an inline asset",
+    tag,
+    access: "read",
+    params: AssetParams,
+    responses: { 200: z.json() },
+    errors: [400, 401, 403, 404, 409],
+  }),
+  reportParts: defineRoute({
+    method: "POST",
+    path: `${asset}/parts`,
+    summary: "Record uploaded pieces with the ETags storage answered (idempotent)",
+    tag,
+    access: "write",
+    params: AssetParams,
+    body: ReportPartsBody,
+    responses: { 200: AssetAnswer },
+    errors: [400, 401, 403, 404, 409, 413, 415],
+  }),
+  planUploads: defineRoute({
+    method: "POST",
+    path: `${asset}/uploads`,
+    summary: "A fresh upload plan for what is still missing (resume after a crash or expiry)",
+    tag,
+    access: "write",
+    params: AssetParams,
+    responses: { 200: UploadAnswer },
+    errors: [400, 401, 403, 404, 409],
+  }),
+  finalizeAsset: defineRoute({
+    method: "POST",
+    path: `${asset}/finalize`,
+    summary: "Verify every component in storage, then pending → ready (idempotent)",
+    description: "409 `asset_incomplete` with `details.missing: [{path, part_numbers?}]` while pieces are missing.",
+    tag,
+    access: "write",
+    params: AssetParams,
+    responses: { 200: AssetAnswer },
+    errors: [400, 401, 403, 404, 409],
+  }),
+  abortAsset: defineRoute({
+    method: "POST",
+    path: `${asset}/abort`,
+    summary: "pending → aborted, cleaning storage (idempotent)",
+    tag,
+    access: "write",
+    params: AssetParams,
+    responses: { 200: AssetAnswer },
+    errors: [400, 401, 403, 404, 409],
+  }),
+  downloadAsset: defineRoute({
+    method: "GET",
+    path: `${asset}/download`,
+    summary: "Signed download URLs for every component of a ready asset",
+    tag,
+    access: "read",
+    params: AssetParams,
+    responses: { 200: Download },
+    errors: [400, 401, 403, 404, 409],
+  }),
+  listRunOutputs: defineRoute({
+    method: "GET",
+    path: "/v1/experiments/:exp/variations/:var/runs/:run/outputs",
+    summary: "A run's outputs, newest first",
+    tag,
+    access: "read",
+    params: RunParams,
+    query: OutputsQuery,
+    responses: { 200: AssetPage },
+    errors: [400, 401, 403, 404],
+  }),
+  listVariationOutputs: defineRoute({
+    method: "GET",
+    path: "/v1/experiments/:exp/variations/:var/outputs",
+    summary: "Outputs of every run of a variation, newest first",
+    tag,
+    access: "read",
+    params: VariationParams,
+    query: VariationOutputsQuery,
+    responses: { 200: AssetPage },
+    errors: [400, 401, 403, 404],
+  }),
+  latestOutput: defineRoute({
+    method: "GET",
+    path: "/v1/experiments/:exp/variations/:var/outputs/latest",
+    summary: "The newest ready asset of a type across the variation's runs (or of one run)",
+    tag,
+    access: "read",
+    params: VariationParams,
+    query: LatestQuery,
+    responses: { 200: Latest },
+    errors: [400, 401, 403, 404],
+  }),
+  listExperimentOutputs: defineRoute({
+    method: "GET",
+    path: "/v1/experiments/:exp/outputs",
+    summary: "Every asset of an experiment, newest first",
+    tag,
+    access: "read",
+    params: z.strictObject({ exp: ExperimentId }),
+    query: ExperimentOutputsQuery,
+    responses: { 200: AssetPage },
+    errors: [400, 401, 403, 404],
+  }),
+  listInputs: defineRoute({
+    method: "GET",
+    path: "/v1/experiments/:exp/variations/:var/inputs",
+    summary: "Assets linked to the variation as inputs, last linked first",
+    tag: "Inputs",
+    access: "read",
+    params: VariationParams,
+    query: ListQuery,
+    responses: { 200: InputPage },
+    errors: [400, 401, 403, 404],
+  }),
+  linkInput: defineRoute({
+    method: "PUT",
+    path: "/v1/experiments/:exp/variations/:var/inputs/:asset_id",
+    summary: "Link a ready asset (of any variation of any experiment) as an input (idempotent)",
+    tag: "Inputs",
+    access: "write",
+    params: InputParams,
+    responses: { 200: InputAsset, 201: InputAsset },
+    errors: [400, 401, 403, 404, 409],
+  }),
+  unlinkInput: defineRoute({
+    method: "DELETE",
+    path: "/v1/experiments/:exp/variations/:var/inputs/:asset_id",
+    summary: "Unlink an input (idempotent)",
+    tag: "Inputs",
+    access: "write",
+    params: InputParams,
+    responses: { 204: z.null().describe("Unlinked") },
+    errors: [400, 401, 403, 404],
+  }),
+};
