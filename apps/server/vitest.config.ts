@@ -18,7 +18,7 @@ export default defineConfig({
           env: { TEST_DRIVER: "pglite" },
           include: ["src/**/*.test.ts", "test/**/*.test.ts"],
           exclude: ["test/**/*.pg.test.ts"],
-          globalSetup: ["test/setup/pglite.ts"],
+          globalSetup: ["test/setup/tmp.ts", "test/setup/pglite.ts"],
         },
       },
       ...(postgres
@@ -30,7 +30,7 @@ export default defineConfig({
                 env: { TEST_DRIVER: "postgres" },
                 include: ["test/**/*.test.ts"],
                 exclude: ["test/**/*.pglite.test.ts"],
-                globalSetup: ["test/setup/postgres.ts"],
+                globalSetup: ["test/setup/tmp.ts", "test/setup/postgres.ts"],
               },
             },
           ]

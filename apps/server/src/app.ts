@@ -1,23 +1,41 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import fp from "fastify-plugin";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { Config } from "./config.js";
 import type { DatabaseTarget } from "./db/client.js";
 import { authPlugin } from "./plugins/auth.js";
+import { dataDirPlugin } from "./plugins/data-dir.js";
 import { databasePlugin, databaseTarget } from "./plugins/database.js";
 import { docsPlugin } from "./plugins/docs.js";
 import { errorsPlugin } from "./plugins/errors.js";
-import { reaperPlugin } from "./plugins/reaper.js";
+import { housekeepingPlugin } from "./plugins/housekeeping.js";
+import { storagePlugin } from "./plugins/storage.js";
+import { assetRoutes } from "./routes/assets.js";
+import { blobRoutes } from "./routes/blobs.js";
 import { experimentRoutes } from "./routes/experiments.js";
 import { runRoutes } from "./routes/runs.js";
 import { serviceRoutes } from "./routes/service.js";
 import { tokenRoutes } from "./routes/tokens.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    config: Config;
+  }
+}
 
 export interface AppOptions {
   config: Config;
   /** Overrides the database that the configuration picks (tests use an in-memory PGlite). */
   database?: DatabaseTarget;
 }
+
+/** A signed URL's query string is a credential: it never reaches the log. */
+const serializers = {
+  req(request: FastifyRequest) {
+    const url = request.url.startsWith("/v1/blobs/") ? request.url.split("?")[0] : request.url;
+    return { method: request.method, url, host: request.host, remoteAddress: request.ip };
+  },
+};
 
 /** Request bodies up to 16 MiB: a 10,000-component manifest fits. */
 export const BODY_LIMIT = 16 * 1024 * 1024;
@@ -27,23 +45,26 @@ export const chronicle = fp(async (app: FastifyInstance, opts: AppOptions) => {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   await app.register(errorsPlugin);
+  app.decorate("config", opts.config);
   const database = opts.database ?? databaseTarget(opts.config);
+  const embedded = database.driver === "pglite" && database.dataDir !== null;
+  await app.register(dataDirPlugin, { config: opts.config, needed: embedded || !opts.config.s3 });
   await app.register(databasePlugin, { config: opts.config, database });
-  await app.register(authPlugin, {
-    config: opts.config,
-    embedded: database.driver === "pglite" && database.dataDir !== null,
-  });
-  await app.register(reaperPlugin, { config: opts.config });
+  await app.register(storagePlugin, { config: opts.config });
+  await app.register(authPlugin, { config: opts.config, embedded });
+  await app.register(housekeepingPlugin, { config: opts.config });
   await app.register(docsPlugin);
   await app.register(serviceRoutes);
   await app.register(experimentRoutes);
   await app.register(runRoutes);
+  await app.register(assetRoutes);
+  await app.register(blobRoutes);
   await app.register(tokenRoutes);
 });
 
 export function buildApp(opts: AppOptions & { logger?: FastifyServerOptions["logger"] }): FastifyInstance {
   const app = Fastify({
-    logger: opts.logger ?? { level: opts.config.logLevel, redact: ["req.headers.authorization"] },
+    logger: opts.logger ?? { level: opts.config.logLevel, redact: ["req.headers.authorization"], serializers },
     bodyLimit: BODY_LIMIT,
     // Start-up may wait out a crashed server's data dir lock, then initialise the embedded database.
     pluginTimeout: 60_000,

@@ -51,7 +51,7 @@ describe("while PostgreSQL is unreachable", () => {
     expect(notReady.statusCode).toBe(503);
     expect(notReady.json().error).toMatchObject({
       code: "unavailable",
-      details: { checks: { database: "unavailable" } },
+      details: { checks: { database: "unavailable", storage: "ok" } },
     });
     const alive = await app.inject({ headers: asAdmin, method: "GET", url: "/healthz" });
     expect(alive.statusCode).toBe(200);

@@ -8,10 +8,10 @@ describe("service routes", () => {
     expect(res.body).toEqual({ status: "ok" });
   });
 
-  test("readyz checks the database", async ({ api }) => {
+  test("readyz checks the database and storage", async ({ api }) => {
     const res = await api.request({ method: "GET", url: "/readyz" });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ status: "ok", checks: { database: "ok" } });
+    expect(res.body).toEqual({ status: "ok", checks: { database: "ok", storage: "ok" } });
   });
 
   test("an unknown route is 404 not_found with the error body", async ({ api }) => {

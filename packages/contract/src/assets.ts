@@ -1,14 +1,5 @@
 import { z } from "zod";
-import {
-  ExperimentId,
-  JsonObject,
-  ListQuery,
-  Name,
-  Page,
-  RunIndex,
-  Timestamp,
-  VariationKey,
-} from "./common.js";
+import { ExperimentId, JsonObject, ListQuery, Name, Page, RunIndex, Timestamp, VariationKey } from "./common.js";
 import { defineRoute } from "./route.js";
 import { RunParams } from "./runs.js";
 
@@ -100,40 +91,50 @@ export type UploadPlan = z.infer<typeof UploadPlan>;
 export type SinglePut = z.infer<typeof SinglePut>;
 export type MultipartPut = z.infer<typeof MultipartPut>;
 
-const assetFields = {
-  asset_type: AssetType,
-  name: Name.optional(),
-  asset_config: JsonObject.optional(),
-};
+const ComponentList = z
+  .array(Component)
+  .min(1)
+  .max(MAX_COMPONENTS)
+  .superRefine((components, ctx) => {
+    const seen = new Set<string>();
+    components.forEach((component, index) => {
+      if (seen.has(component.path)) {
+        ctx.addIssue({ code: "custom", path: [index, "path"], message: `repeats the path '${component.path}'` });
+      }
+      seen.add(component.path);
+    });
+  });
 
-export const CreateInlineAssetBody = z
+/**
+ * One object rather than a union of the two kinds, so that a mistake inside `components` is reported
+ * at its own path instead of as "matches neither kind".
+ */
+export const CreateAssetBody = z
   .strictObject({
-    ...assetFields,
-    content: z.json().describe("Any JSON value, at most 1 MiB serialized"),
+    asset_type: AssetType,
+    name: Name.optional(),
+    asset_config: JsonObject.optional(),
+    // A request body is parsed JSON, so any value here is a JSON value.
+    content: z
+      .unknown()
+      .optional()
+      .describe("Inline: any JSON value, at most 1 MiB serialized (give this or components)"),
+    components: ComponentList.optional().describe("Files to upload (give this or content)"),
   })
-  .meta({ id: "CreateInlineAssetBody" });
-export const CreateComponentAssetBody = z
-  .strictObject({
-    ...assetFields,
-    components: z
-      .array(Component)
-      .min(1)
-      .max(MAX_COMPONENTS)
-      .superRefine((components, ctx) => {
-        const seen = new Set<string>();
-        components.forEach((component, index) => {
-          if (seen.has(component.path)) {
-            ctx.addIssue({ code: "custom", path: [index, "path"], message: `repeats the path '${component.path}'` });
-          }
-          seen.add(component.path);
-        });
-      }),
+  .superRefine((body, ctx) => {
+    const inline = body.content !== undefined;
+    if (inline === (body.components !== undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [inline ? "components" : "content"],
+        message: inline
+          ? "cannot be given with content: an asset is inline JSON or files"
+          : "or components is required: an asset is inline JSON (content) or files (components)",
+      });
+    }
   })
-  .meta({ id: "CreateComponentAssetBody" });
-export const CreateAssetBody = z.union([CreateInlineAssetBody, CreateComponentAssetBody]);
+  .meta({ id: "CreateAssetBody" });
 export type CreateAssetBody = z.infer<typeof CreateAssetBody>;
-export type CreateInlineAssetBody = z.infer<typeof CreateInlineAssetBody>;
-export type CreateComponentAssetBody = z.infer<typeof CreateComponentAssetBody>;
 
 export const CreatedAsset = z
   .object({ asset: Asset, upload: UploadPlan.nullable().describe("Null for inline assets, ready at once") })
@@ -224,7 +225,7 @@ export const assetRoutes = {
     tag,
     access: "read",
     params: AssetParams,
-    responses: { 200: z.json() },
+    responses: { 200: z.unknown().describe("The JSON value, as it was given") },
     errors: [400, 401, 403, 404, 409],
   }),
   reportParts: defineRoute({

@@ -3,7 +3,6 @@ import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { Config } from "../config.js";
 import { type Database, type DatabaseTarget, type Db, openDatabase } from "../db/client.js";
-import { lockDataDir } from "../lib/data-dir-lock.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -25,29 +24,8 @@ export interface DatabasePluginOptions {
 }
 
 export const databasePlugin = fp(async (app: FastifyInstance, opts: DatabasePluginOptions) => {
-  const target = opts.database ?? databaseTarget(opts.config);
-  // The embedded database must never be opened by two processes at once.
-  const release =
-    target.driver === "pglite" && target.dataDir !== null
-      ? await lockDataDir(opts.config.dataDir, {
-          onWait: (message) => app.log.warn(message),
-          onLost: (err) => {
-            app.log.fatal({ err }, "lost the data dir lock; stopping so that the database is not corrupted");
-            process.exit(1);
-          },
-        })
-      : undefined;
-  let database: Database;
-  try {
-    database = await openDatabase(target, app.log);
-  } catch (err) {
-    await release?.();
-    throw err;
-  }
+  const database = await openDatabase(opts.database ?? databaseTarget(opts.config), app.log);
   app.decorate("database", database);
   app.decorate("db", database.db);
-  app.addHook("onClose", async () => {
-    await database.close();
-    await release?.();
-  });
+  app.addHook("onClose", () => database.close());
 });

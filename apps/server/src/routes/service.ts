@@ -29,7 +29,12 @@ export const serviceRoutes: FastifyPluginAsyncZod = async (app) => {
   app.route({
     ...routeOf(api.readyz),
     handler: async () => {
-      const checks = { database: (await reachable(app.database.ping)) ? ("ok" as const) : ("unavailable" as const) };
+      const [database, storage] = await Promise.all([
+        reachable(app.database.ping),
+        reachable(() => app.storage.ping()),
+      ]);
+      const state = (ok: boolean) => (ok ? ("ok" as const) : ("unavailable" as const));
+      const checks = { database: state(database), storage: state(storage) };
       if (Object.values(checks).some((state) => state !== "ok")) {
         throw new ApiError("unavailable", "Not ready: a dependency is unreachable.", { checks });
       }

@@ -104,7 +104,7 @@ export async function startRun(db: Db, ref: RunRef, body: StartRunBody = {}): Pr
     if (created) return toRun(created);
 
     // It exists: a retried start, or the same process restarted on this index.
-    const existing = await q.findRun(tx, key, true);
+    const existing = await q.findRun(tx, key, "update");
     if (!existing) throw new Error("startRun: the run vanished inside its transaction");
     if (existing.state === "succeeded" || existing.state === "failed") throw runFinished(existing);
     const hasPointer = existing.wandbRunId !== null;
@@ -119,7 +119,7 @@ export async function startRun(db: Db, ref: RunRef, body: StartRunBody = {}): Pr
 }
 
 /** The most precise 404 for a run that is not there. */
-async function missingRun(db: Db, ref: RunRef): Promise<ApiError> {
+export async function missingRun(db: Db, ref: RunRef): Promise<ApiError> {
   if (await findVariation(db, ref.exp, ref.var)) return runNotFound(ref.exp, ref.var, ref.run);
   if (await findExperiment(db, ref.exp)) return variationNotFound(ref.exp, ref.var);
   return experimentNotFound(ref.exp);

@@ -1,4 +1,6 @@
+import { mkdtempSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { FastifyInstance, InjectOptions } from "fastify";
 import { test as base, inject } from "vitest";
 import { buildApp } from "../../src/app.js";
@@ -12,8 +14,10 @@ export const driver = process.env.TEST_DRIVER === "postgres" ? "postgres" : "pgl
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 export const asAdmin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
+/** Each test app gets a data dir of its own (local blobs, signing secret), removed after the run. */
 export function testConfig(env: NodeJS.ProcessEnv = {}): Config {
-  return loadConfig({ LOG_LEVEL: "silent", METHODIC_ADMIN_TOKEN: ADMIN_TOKEN, ...env });
+  const dataDir = mkdtempSync(join(inject("tmpRoot"), "data-"));
+  return loadConfig({ LOG_LEVEL: "silent", METHODIC_ADMIN_TOKEN: ADMIN_TOKEN, METHODIC_DATA_DIR: dataDir, ...env });
 }
 
 /** A fresh, migrated database of the driver under test, and how to throw it away. */

@@ -33,9 +33,10 @@ export async function insertRun(db: Db, key: RunKey, wandb: WandbColumns | null)
   return row;
 }
 
-export async function findRun(db: Db, key: RunKey, forUpdate = false): Promise<RunRow | undefined> {
+/** `lock` holds the row until the transaction ends: "update" to change it, "share" to keep it as it is. */
+export async function findRun(db: Db, key: RunKey, lock?: "update" | "share"): Promise<RunRow | undefined> {
   const query = db.select().from(runs).where(isRun(key));
-  const [row] = await (forUpdate ? query.for("update") : query);
+  const [row] = await (lock ? query.for(lock) : query);
   return row;
 }
 

@@ -1,2 +1,3 @@
+export * from "./assets.js";
 export * from "./experiments.js";
 export * from "./tokens.js";

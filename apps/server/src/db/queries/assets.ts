@@ -1,0 +1,168 @@
+import type { AssetState } from "@methodic/contract";
+import { and, desc, eq, getTableColumns, lt, sql } from "drizzle-orm";
+import type { SortKey } from "../../lib/cursor.js";
+import type { RecordedPiece } from "../../storage/types.js";
+import type { Db } from "../client.js";
+import { assetParts, assets, idempotencyKeys } from "../schema/index.js";
+import { before } from "./util.js";
+
+export type AssetRow = typeof assets.$inferSelect;
+export type NewAsset = typeof assets.$inferInsert;
+
+export async function insertAsset(db: Db, values: NewAsset): Promise<AssetRow> {
+  const [row] = await db.insert(assets).values(values).returning();
+  if (!row) throw new Error("insertAsset returned no row");
+  return row;
+}
+
+export async function findAsset(db: Db, id: string, forUpdate = false): Promise<AssetRow | undefined> {
+  const query = db.select().from(assets).where(eq(assets.id, id));
+  const [row] = await (forUpdate ? query.for("update") : query);
+  return row;
+}
+
+export function recordedPieces(db: Db, assetId: string): Promise<RecordedPiece[]> {
+  const { path, partNumber, etag, size } = getTableColumns(assetParts);
+  return db.select({ path, partNumber, etag, size }).from(assetParts).where(eq(assetParts.assetId, assetId));
+}
+
+/**
+ * Records pieces of a pending asset (those recorded already stay as they are) and adds the new ones'
+ * bytes to uploaded_size. Undefined when the asset is not pending.
+ */
+export async function recordPieces(db: Db, assetId: string, pieces: RecordedPiece[]): Promise<AssetRow | undefined> {
+  return db.transaction(async (tx) => {
+    const [pending] = await tx
+      .select({ id: assets.id })
+      .from(assets)
+      .where(and(eq(assets.id, assetId), eq(assets.state, "pending")))
+      .for("update");
+    if (!pending) return undefined;
+    const added = await tx
+      .insert(assetParts)
+      .values(pieces.map((piece) => ({ assetId, ...piece })))
+      .onConflictDoNothing()
+      .returning({ size: assetParts.size });
+    const bytes = added.reduce((sum, piece) => sum + piece.size, 0);
+    const [row] = await tx
+      .update(assets)
+      .set({ uploadedSize: sql`${assets.uploadedSize} + ${bytes}` })
+      .where(eq(assets.id, assetId))
+      .returning();
+    return row;
+  });
+}
+
+export async function markReady(db: Db, id: string): Promise<AssetRow> {
+  const [row] = await db
+    .update(assets)
+    .set({ state: "ready", finalizedAt: sql`now()` })
+    .where(eq(assets.id, id))
+    .returning();
+  if (!row) throw new Error("markReady: the asset vanished inside its transaction");
+  return row;
+}
+
+/** pending → aborted; undefined when the asset is missing or not pending. */
+export async function markAborted(db: Db, id: string): Promise<AssetRow | undefined> {
+  const [row] = await db
+    .update(assets)
+    .set({ state: "aborted" })
+    .where(and(eq(assets.id, id), eq(assets.state, "pending")))
+    .returning();
+  return row;
+}
+
+/** Aborts every pending asset created before the TTL and answers them, for storage to be cleaned. */
+export function abortAbandoned(db: Db, ttlS: number): Promise<AssetRow[]> {
+  return db
+    .update(assets)
+    .set({ state: "aborted" })
+    .where(and(eq(assets.state, "pending"), lt(assets.createdAt, sql`now() - make_interval(secs => ${ttlS})`)))
+    .returning();
+}
+
+export interface AssetFilter {
+  experimentId: string;
+  variation?: string | undefined;
+  run?: number | undefined;
+  assetType?: string | undefined;
+  state?: AssetState | undefined;
+}
+
+const matches = (f: AssetFilter) =>
+  and(
+    eq(assets.experimentId, f.experimentId),
+    f.variation === undefined ? undefined : eq(assets.variation, f.variation),
+    f.run === undefined ? undefined : eq(assets.run, f.run),
+    f.assetType === undefined ? undefined : eq(assets.assetType, f.assetType),
+    f.state === undefined ? undefined : eq(assets.state, f.state),
+  );
+
+export function listAssets(
+  db: Db,
+  filter: AssetFilter,
+  limit: number,
+  after: SortKey | undefined,
+): Promise<AssetRow[]> {
+  return db
+    .select()
+    .from(assets)
+    .where(and(matches(filter), before([assets.createdAt, assets.id], after)))
+    .orderBy(desc(assets.createdAt), desc(assets.id))
+    .limit(limit);
+}
+
+/** The newest ready asset: the first entry of assets_latest_index (or of the run's index). */
+export async function latestReady(
+  db: Db,
+  filter: Required<Pick<AssetFilter, "experimentId" | "variation" | "assetType">> & Pick<AssetFilter, "run">,
+): Promise<AssetRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(assets)
+    .where(matches({ ...filter, state: "ready" }))
+    .orderBy(desc(assets.createdAt), desc(assets.id))
+    .limit(1);
+  return row;
+}
+
+export const IDEMPOTENCY_WINDOW = sql`interval '24 hours'`;
+
+export async function findIdempotencyKey(db: Db, principal: string, key: string) {
+  const [row] = await db
+    .select()
+    .from(idempotencyKeys)
+    .where(
+      and(
+        eq(idempotencyKeys.principal, principal),
+        eq(idempotencyKeys.key, key),
+        sql`${idempotencyKeys.createdAt} > now() - ${IDEMPOTENCY_WINDOW}`,
+      ),
+    );
+  return row;
+}
+
+/**
+ * Claims a key for a request (taking over one older than the window). False when another request
+ * holds it: a concurrent claim waits for that one's transaction, then sees it here.
+ */
+export async function claimIdempotencyKey(
+  db: Db,
+  values: { principal: string; key: string; requestHash: string; assetId: string },
+): Promise<boolean> {
+  const claimed = await db
+    .insert(idempotencyKeys)
+    .values(values)
+    .onConflictDoUpdate({
+      target: [idempotencyKeys.principal, idempotencyKeys.key],
+      set: { requestHash: values.requestHash, assetId: values.assetId, createdAt: sql`now()` },
+      setWhere: sql`${idempotencyKeys.createdAt} <= now() - ${IDEMPOTENCY_WINDOW}`,
+    })
+    .returning({ key: idempotencyKeys.key });
+  return claimed.length > 0;
+}
+
+export async function deleteExpiredIdempotencyKeys(db: Db): Promise<void> {
+  await db.delete(idempotencyKeys).where(sql`${idempotencyKeys.createdAt} <= now() - ${IDEMPOTENCY_WINDOW}`);
+}

@@ -1,0 +1,60 @@
+import { and, desc, eq, getTableColumns } from "drizzle-orm";
+import type { SortKey } from "../../lib/cursor.js";
+import type { Db } from "../client.js";
+import { assets, variationInputs } from "../schema/index.js";
+import type { AssetRow } from "./assets.js";
+import { before } from "./util.js";
+
+export type InputRow = AssetRow & { linkedAt: Date };
+
+export interface InputKey {
+  experimentId: string;
+  variation: string;
+  assetId: string;
+}
+
+/** Links the asset; `created` is false when it was linked already (and keeps its linked_at). */
+export async function linkInput(db: Db, key: InputKey): Promise<{ linkedAt: Date; created: boolean }> {
+  const [inserted] = await db
+    .insert(variationInputs)
+    .values(key)
+    .onConflictDoNothing()
+    .returning({ linkedAt: variationInputs.linkedAt });
+  if (inserted) return { linkedAt: inserted.linkedAt, created: true };
+  const [existing] = await db.select({ linkedAt: variationInputs.linkedAt }).from(variationInputs).where(isInput(key));
+  if (!existing) throw new Error("linkInput: the link vanished");
+  return { linkedAt: existing.linkedAt, created: false };
+}
+
+const isInput = (key: InputKey) =>
+  and(
+    eq(variationInputs.experimentId, key.experimentId),
+    eq(variationInputs.variation, key.variation),
+    eq(variationInputs.assetId, key.assetId),
+  );
+
+export async function unlinkInput(db: Db, key: InputKey): Promise<void> {
+  await db.delete(variationInputs).where(isInput(key));
+}
+
+export function listInputs(
+  db: Db,
+  experimentId: string,
+  variation: string,
+  limit: number,
+  after: SortKey | undefined,
+): Promise<InputRow[]> {
+  return db
+    .select({ ...getTableColumns(assets), linkedAt: variationInputs.linkedAt })
+    .from(variationInputs)
+    .innerJoin(assets, eq(assets.id, variationInputs.assetId))
+    .where(
+      and(
+        eq(variationInputs.experimentId, experimentId),
+        eq(variationInputs.variation, variation),
+        before([variationInputs.linkedAt, variationInputs.assetId], after),
+      ),
+    )
+    .orderBy(desc(variationInputs.linkedAt), desc(variationInputs.assetId))
+    .limit(limit);
+}

@@ -1,0 +1,21 @@
+import type { FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
+import type { Config } from "../config.js";
+import { LocalBlobStore } from "../storage/local.js";
+import type { BlobStore } from "../storage/types.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    storage: BlobStore;
+    /** The local driver, when blobs live in the data dir (no S3_BUCKET). */
+    localBlobs: LocalBlobStore | undefined;
+  }
+}
+
+export const storagePlugin = fp(async (app: FastifyInstance, opts: { config: Config }) => {
+  if (opts.config.s3)
+    throw new Error("S3 storage is not available yet: unset S3_BUCKET to keep blobs in the data dir.");
+  const local = await LocalBlobStore.open(opts.config.dataDir, opts.config.publicUrl);
+  app.decorate("storage", local);
+  app.decorate("localBlobs", local);
+});

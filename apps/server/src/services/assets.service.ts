@@ -1,0 +1,339 @@
+import { createHash } from "node:crypto";
+import {
+  type Asset,
+  type CreateAssetBody,
+  type CreatedAsset,
+  type Download,
+  INLINE_CONTENT_MAX_BYTES,
+  MAX_PARTS,
+  type ReportPartsBody,
+  type UploadPlan,
+} from "@methodic/contract";
+import { v7 as uuidv7 } from "uuid";
+import type { Config } from "../config.js";
+import type { Db } from "../db/client.js";
+import * as q from "../db/queries/assets.js";
+import { findRun } from "../db/queries/runs.js";
+import { ApiError, invalidRequest } from "../errors.js";
+import {
+  type BlobStore,
+  isMultipart,
+  type MissingPiece,
+  piecesOf,
+  type RecordedPiece,
+  type StoredAsset,
+  type StoredComponent,
+} from "../storage/types.js";
+import { missingRun, type RunRef } from "./runs.service.js";
+
+/** What the asset routes work with. */
+export interface AssetContext {
+  db: Db;
+  storage: BlobStore;
+  config: Pick<Config, "partSize" | "uploadUrlTtlS">;
+}
+
+export function toAsset(row: q.AssetRow): Asset {
+  return {
+    id: row.id,
+    asset_type: row.assetType,
+    name: row.name,
+    state: row.state,
+    experiment_id: row.experimentId,
+    variation: row.variation,
+    run: row.run,
+    asset_config: row.assetConfig,
+    inline: row.inline,
+    size: row.size,
+    uploaded_size: row.uploadedSize,
+    components: row.components.map(({ path, size, sha256 }) => ({ path, size, sha256 })),
+    created_at: row.createdAt.toISOString(),
+    finalized_at: row.finalizedAt?.toISOString() ?? null,
+  };
+}
+
+const stored = (row: q.AssetRow): StoredAsset => ({
+  id: row.id,
+  partSize: row.partSize ?? 0,
+  components: row.components,
+});
+
+export const assetNotFound = (id: string) => new ApiError("asset_not_found", `Asset ${id} does not exist.`);
+const assetAborted = (id: string) =>
+  new ApiError("asset_aborted", `Asset ${id} was aborted; create a new asset to upload again.`);
+
+/** The part size of an asset: the configured one, grown so that no file needs over 10,000 parts. */
+export function partSizeFor(components: { size: number }[], configured: number): number {
+  const largest = Math.max(0, ...components.map((c) => c.size));
+  const MiB = 1024 * 1024;
+  return Math.max(configured, Math.ceil(largest / MAX_PARTS / MiB) * MiB);
+}
+
+function expiry(ctx: AssetContext): Date {
+  return new Date(Date.now() + ctx.config.uploadUrlTtlS * 1000);
+}
+
+/** Every piece not recorded yet, with fresh URLs. */
+function planFor(ctx: AssetContext, asset: StoredAsset, recorded: RecordedPiece[]): UploadPlan {
+  const expiresAt = expiry(ctx);
+  const have = new Set(recorded.map((piece) => `${piece.partNumber}:${piece.path}`));
+  const components: UploadPlan["components"] = [];
+  for (const [index, component] of asset.components.entries()) {
+    const pieces = piecesOf(component, asset.partSize).filter((p) => !have.has(`${p.partNumber}:${component.path}`));
+    if (pieces.length === 0) continue;
+    if (!isMultipart(component, asset.partSize)) {
+      const { url, headers } = ctx.storage.signPut(asset, index, pieces[0]!, expiresAt);
+      components.push({ path: component.path, url, method: "PUT", headers });
+      continue;
+    }
+    components.push({
+      path: component.path,
+      part_size: asset.partSize,
+      parts: pieces.map((piece) => {
+        const { url, headers } = ctx.storage.signPut(asset, index, piece, expiresAt);
+        return {
+          part_number: piece.partNumber,
+          offset: piece.offset,
+          size: piece.size,
+          url,
+          ...(Object.keys(headers).length > 0 && { headers }),
+        };
+      }),
+    });
+  }
+  return { expires_at: expiresAt.toISOString(), components };
+}
+
+/** Pieces that are not recorded, as finalize names them. */
+function missingPieces(asset: StoredAsset, recorded: RecordedPiece[]): MissingPiece[] {
+  const have = new Set(recorded.map((piece) => `${piece.partNumber}:${piece.path}`));
+  return asset.components.flatMap((component) => {
+    const absent = piecesOf(component, asset.partSize).filter((p) => !have.has(`${p.partNumber}:${component.path}`));
+    if (absent.length === 0) return [];
+    return isMultipart(component, asset.partSize)
+      ? [{ path: component.path, partNumbers: absent.map((p) => p.partNumber) }]
+      : [{ path: component.path }];
+  });
+}
+
+function incomplete(missing: MissingPiece[]): ApiError {
+  const first = missing[0];
+  return new ApiError(
+    "asset_incomplete",
+    `${missing.length} component(s) are not fully uploaded${first ? `, starting with '${first.path}'` : ""}; ` +
+      "POST /uploads for a plan of what is missing.",
+    { missing: missing.map(({ path, partNumbers }) => ({ path, ...(partNumbers && { part_numbers: partNumbers }) })) },
+  );
+}
+
+export interface Idempotency {
+  principal: string;
+  key: string;
+}
+
+export async function createAsset(
+  ctx: AssetContext,
+  ref: RunRef,
+  body: CreateAssetBody,
+  idempotency: Idempotency | undefined,
+): Promise<CreatedAsset> {
+  const inline = body.content !== undefined;
+  let contentSize = 0;
+  if (inline) {
+    contentSize = Buffer.byteLength(JSON.stringify(body.content));
+    if (contentSize > INLINE_CONTENT_MAX_BYTES) {
+      throw new ApiError(
+        "payload_too_large",
+        `Inline content is ${contentSize} bytes, over the 1 MiB limit: upload it as a component asset ` +
+          "(components: [{path, size, sha256}]) instead.",
+      );
+    }
+  }
+  const requestHash = createHash("sha256")
+    .update(JSON.stringify([ref, body]))
+    .digest("hex");
+
+  return ctx.db.transaction(async (tx) => {
+    const run = await findRun(tx, { experimentId: ref.exp, variation: ref.var, run: ref.run }, "share");
+    if (!run) throw await missingRun(tx, ref);
+    if (run.state === "succeeded" || run.state === "failed") {
+      throw new ApiError(
+        "run_finished",
+        `Run ${ref.run} of '${ref.var}' has ${run.state}: assets are created by running (or lost) runs.`,
+      );
+    }
+
+    const id = uuidv7();
+    if (idempotency) {
+      const claimed = await q.claimIdempotencyKey(tx, { ...idempotency, requestHash, assetId: id });
+      if (!claimed) return replay(ctx, tx, idempotency, requestHash);
+    }
+
+    if (inline) {
+      const row = await q.insertAsset(tx, {
+        id,
+        ...ref3(ref),
+        assetType: body.asset_type,
+        name: body.name ?? null,
+        state: "ready",
+        inline: true,
+        content: body.content,
+        assetConfig: body.asset_config ?? {},
+        size: contentSize,
+        uploadedSize: contentSize,
+        finalizedAt: new Date(),
+      });
+      return { asset: toAsset(row), upload: null };
+    }
+
+    const manifest = body.components ?? [];
+    const partSize = partSizeFor(manifest, ctx.config.partSize);
+    const components = await ctx.storage.prepare(id, manifest, partSize);
+    const row = await q.insertAsset(tx, {
+      id,
+      ...ref3(ref),
+      assetType: body.asset_type,
+      name: body.name ?? null,
+      inline: false,
+      assetConfig: body.asset_config ?? {},
+      components,
+      size: components.reduce((sum, c) => sum + c.size, 0),
+      partSize,
+    });
+    return { asset: toAsset(row), upload: planFor(ctx, stored(row), []) };
+  });
+}
+
+const ref3 = (ref: RunRef) => ({ experimentId: ref.exp, variation: ref.var, run: ref.run });
+
+/** A create repeated with its Idempotency-Key answers the asset the first one made. */
+async function replay(ctx: AssetContext, db: Db, idempotency: Idempotency, requestHash: string): Promise<CreatedAsset> {
+  const first = await q.findIdempotencyKey(db, idempotency.principal, idempotency.key);
+  if (!first) throw new Error("replay: the idempotency key vanished");
+  if (first.requestHash !== requestHash) {
+    throw new ApiError("already_exists", "This Idempotency-Key was used for a different request within 24 hours.");
+  }
+  const row = await q.findAsset(db, first.assetId);
+  if (!row) throw assetNotFound(first.assetId);
+  const upload = row.inline ? null : await planOf(ctx, db, row);
+  return { asset: toAsset(row), upload };
+}
+
+async function planOf(ctx: AssetContext, db: Db, row: q.AssetRow): Promise<UploadPlan> {
+  if (row.state !== "pending") return { expires_at: expiry(ctx).toISOString(), components: [] };
+  return planFor(ctx, stored(row), await q.recordedPieces(db, row.id));
+}
+
+export async function getAsset(db: Db, id: string): Promise<Asset> {
+  const row = await q.findAsset(db, id);
+  if (!row) throw assetNotFound(id);
+  return toAsset(row);
+}
+
+export async function getContent(db: Db, id: string): Promise<unknown> {
+  const row = await q.findAsset(db, id);
+  if (!row) throw assetNotFound(id);
+  if (!row.inline) {
+    throw new ApiError("asset_not_inline", `Asset ${id} holds files, not inline JSON: read it through /download.`);
+  }
+  return row.content;
+}
+
+export async function planUploads(ctx: AssetContext, id: string): Promise<{ upload: UploadPlan }> {
+  const row = await q.findAsset(ctx.db, id);
+  if (!row) throw assetNotFound(id);
+  if (row.state === "aborted") throw assetAborted(id);
+  return { upload: await planOf(ctx, ctx.db, row) };
+}
+
+/** Checks reported pieces against the manifest (and the driver, where it can tell) and records them. */
+export async function reportParts(ctx: AssetContext, id: string, body: ReportPartsBody): Promise<{ asset: Asset }> {
+  const row = await q.findAsset(ctx.db, id);
+  if (!row) throw assetNotFound(id);
+  if (row.state === "aborted") throw assetAborted(id);
+  if (row.state === "ready") return { asset: toAsset(row) };
+  const asset = stored(row);
+  const pieces = body.parts.map((reported, i): RecordedPiece => {
+    const index = asset.components.findIndex((c) => c.path === reported.path);
+    const component = asset.components[index];
+    const field = (path: string, message: string) =>
+      invalidRequest(`Invalid request: body.parts.${i}.${path} ${message}.`, {
+        fields: [{ in: "body", path: `parts.${i}.${path}`, message }],
+      });
+    if (!component) throw field("path", "is not a component of this asset");
+    const multipart = isMultipart(component, asset.partSize);
+    if (multipart && reported.part_number === undefined) {
+      throw field("part_number", "is required for a multipart component");
+    }
+    const piece = piecesOf(component, asset.partSize).find((p) => p.partNumber === (reported.part_number ?? 1));
+    if (!piece) throw field("part_number", "is not a part of this component");
+    const recorded = { path: component.path, partNumber: piece.partNumber, etag: reported.etag, size: piece.size };
+    if (!ctx.storage.acceptsReport(asset, index, recorded)) {
+      throw field("etag", "is not the ETag storage gave for this piece");
+    }
+    return recorded;
+  });
+  const updated = await q.recordPieces(ctx.db, id, pieces);
+  // Finalized or aborted meanwhile: answer it as it is now.
+  return { asset: toAsset(updated ?? (await q.findAsset(ctx.db, id)) ?? row) };
+}
+
+/** Verifies every component and flips pending → ready, once, however many calls race. */
+export async function finalizeAsset(ctx: AssetContext, id: string): Promise<{ asset: Asset }> {
+  return ctx.db.transaction(async (tx) => {
+    const row = await q.findAsset(tx, id, true);
+    if (!row) throw assetNotFound(id);
+    if (row.state === "aborted") throw assetAborted(id);
+    if (row.state === "ready") return { asset: toAsset(row) };
+    const asset = stored(row);
+    const recorded = await q.recordedPieces(tx, id);
+    const unrecorded = missingPieces(asset, recorded);
+    if (unrecorded.length > 0) throw incomplete(unrecorded);
+    const absent = await ctx.storage.complete(asset, recorded);
+    if (absent.length > 0) throw incomplete(absent);
+    return { asset: toAsset(await q.markReady(tx, id)) };
+  });
+}
+
+export async function abortAsset(ctx: AssetContext, id: string, onCleanupError: (err: unknown) => void) {
+  const aborted = await q.markAborted(ctx.db, id);
+  if (aborted) {
+    await ctx.storage.remove(stored(aborted)).catch(onCleanupError);
+    return { asset: toAsset(aborted) };
+  }
+  const row = await q.findAsset(ctx.db, id);
+  if (!row) throw assetNotFound(id);
+  if (row.state === "ready") {
+    throw new ApiError("asset_state_conflict", `Asset ${id} is ready; a ready asset cannot be aborted.`);
+  }
+  return { asset: toAsset(row) };
+}
+
+export async function download(ctx: AssetContext, id: string): Promise<Download> {
+  const row = await q.findAsset(ctx.db, id);
+  if (!row) throw assetNotFound(id);
+  if (row.state !== "ready") {
+    throw new ApiError("asset_not_ready", `Asset ${id} is ${row.state}; only ready assets can be downloaded.`);
+  }
+  const expiresAt = expiry(ctx);
+  const asset = stored(row);
+  return {
+    expires_at: expiresAt.toISOString(),
+    components: row.components.map((c, index) => ({
+      path: c.path,
+      size: c.size,
+      sha256: c.sha256,
+      url: ctx.storage.signGet(asset, index, expiresAt),
+    })),
+  };
+}
+
+/** Pending assets older than the TTL: aborted, and their storage cleaned. */
+export async function sweepAbandoned(ctx: AssetContext, ttlS: number, onCleanupError: (err: unknown) => void) {
+  const aborted = await q.abortAbandoned(ctx.db, ttlS);
+  for (const row of aborted) await ctx.storage.remove(stored(row)).catch(onCleanupError);
+  await q.deleteExpiredIdempotencyKeys(ctx.db);
+  return aborted.map((row) => row.id);
+}
+
+export type { StoredComponent };

@@ -1,0 +1,135 @@
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type {
+  BlobStore,
+  MissingPiece,
+  Piece,
+  RecordedPiece,
+  SignedRequest,
+  StoredAsset,
+  StoredComponent,
+} from "./types.js";
+
+/** What a signed local blob URL grants: one method on one object, one piece of it, until a time. */
+export interface BlobGrant {
+  method: "GET" | "PUT";
+  assetId: string;
+  index: number;
+  partNumber: number;
+  offset: number;
+  size: number;
+  /** Unix seconds. */
+  expires: number;
+}
+
+/**
+ * The embedded default's storage: components are files under `<data dir>/blobs/<asset id>/<index>`,
+ * named by the server (never by a client's path), written and read through URLs the server signs
+ * for itself and serves under /v1/blobs.
+ */
+export class LocalBlobStore implements BlobStore {
+  readonly kind = "local";
+
+  private constructor(
+    readonly root: string,
+    private readonly secret: Buffer,
+    private readonly publicUrl: string,
+  ) {}
+
+  /** The signing secret is generated once and kept in the data dir, so URLs survive restarts. */
+  static async open(dataDir: string, publicUrl: string): Promise<LocalBlobStore> {
+    const dir = resolve(dataDir);
+    const root = join(dir, "blobs");
+    await mkdir(root, { recursive: true });
+    const secretPath = join(dir, "signing-secret");
+    try {
+      await writeFile(secretPath, randomBytes(32).toString("hex"), { mode: 0o600, flag: "wx" });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const secret = Buffer.from((await readFile(secretPath, "utf8")).trim(), "hex");
+    if (secret.length < 32) throw new Error(`${secretPath} holds no usable secret; delete it to have one generated.`);
+    return new LocalBlobStore(root, secret, publicUrl);
+  }
+
+  /** The file of a component: both parts are checked by the caller (a UUID and an integer). */
+  pathOf(assetId: string, index: number): string {
+    return join(this.root, assetId, String(index));
+  }
+
+  private mac(text: string): Buffer {
+    return createHmac("sha256", this.secret).update(text).digest();
+  }
+
+  private grantText(g: BlobGrant): string {
+    return [g.method, `${g.assetId}/${g.index}`, g.partNumber, g.offset, g.size, g.expires].join("\n");
+  }
+
+  sign(grant: BlobGrant): string {
+    const query = new URLSearchParams({
+      part: String(grant.partNumber),
+      offset: String(grant.offset),
+      size: String(grant.size),
+      expires: String(grant.expires),
+      sig: this.mac(this.grantText(grant)).toString("base64url"),
+    });
+    return `${this.publicUrl}/v1/blobs/${grant.assetId}/${grant.index}?${query}`;
+  }
+
+  /** True when `signature` was made by this server for exactly this grant. Expiry is the caller's. */
+  verify(grant: BlobGrant, signature: string): boolean {
+    const expected = this.mac(this.grantText(grant));
+    const given = Buffer.from(signature, "base64url");
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  /** A piece's ETag: a MAC of what was stored, so a report can be checked without reading the bytes. */
+  etagOf(assetId: string, index: number, piece: Pick<Piece, "partNumber" | "size">): string {
+    return `"${this.mac(`etag\n${assetId}/${index}\n${piece.partNumber}\n${piece.size}`).toString("hex").slice(0, 32)}"`;
+  }
+
+  async prepare(_assetId: string, components: StoredComponent[]): Promise<StoredComponent[]> {
+    return components;
+  }
+
+  signPut(asset: StoredAsset, index: number, piece: Piece, expiresAt: Date): SignedRequest {
+    const expires = Math.floor(expiresAt.getTime() / 1000);
+    return { url: this.sign({ method: "PUT", assetId: asset.id, index, ...piece, expires }), headers: {} };
+  }
+
+  signGet(asset: StoredAsset, index: number, expiresAt: Date): string {
+    const size = asset.components[index]?.size ?? 0;
+    const expires = Math.floor(expiresAt.getTime() / 1000);
+    return this.sign({ method: "GET", assetId: asset.id, index, partNumber: 0, offset: 0, size, expires });
+  }
+
+  acceptsReport(asset: StoredAsset, index: number, piece: RecordedPiece): boolean {
+    const expected = this.etagOf(asset.id, index, piece);
+    const strip = (etag: string) => etag.replace(/^"|"$/g, "");
+    return strip(piece.etag) === strip(expected);
+  }
+
+  async complete(asset: StoredAsset): Promise<MissingPiece[]> {
+    const missing: MissingPiece[] = [];
+    await mkdir(join(this.root, asset.id), { recursive: true });
+    for (const [index, component] of asset.components.entries()) {
+      const path = this.pathOf(asset.id, index);
+      if (component.size === 0) {
+        await (await open(path, "w")).close();
+        continue;
+      }
+      const found = await stat(path).catch(() => undefined);
+      if (found?.size !== component.size) missing.push({ path: component.path });
+    }
+    return missing;
+  }
+
+  async remove(asset: StoredAsset): Promise<void> {
+    await rm(join(this.root, asset.id), { recursive: true, force: true });
+  }
+
+  async ping(): Promise<void> {
+    await stat(this.root);
+  }
+}
