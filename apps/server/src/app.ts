@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyLoggerOptions, type FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { Config } from "./config.js";
@@ -62,9 +62,15 @@ export const chronicle = fp(async (app: FastifyInstance, opts: AppOptions) => {
   await app.register(tokenRoutes);
 });
 
-export function buildApp(opts: AppOptions & { logger?: FastifyServerOptions["logger"] }): FastifyInstance {
+/** Logging options beyond our defaults (tests pass a stream); false turns logging off. */
+export type LoggerOverrides = false | (FastifyLoggerOptions & { stream?: { write(line: string): void } });
+
+export function buildApp(opts: AppOptions & { logger?: LoggerOverrides }): FastifyInstance {
   const app = Fastify({
-    logger: opts.logger ?? { level: opts.config.logLevel, redact: ["req.headers.authorization"], serializers },
+    logger:
+      opts.logger === false
+        ? false
+        : { level: opts.config.logLevel, redact: ["req.headers.authorization"], serializers, ...opts.logger },
     bodyLimit: BODY_LIMIT,
     // Start-up may wait out a crashed server's data dir lock, then initialise the embedded database.
     pluginTimeout: 60_000,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, loadConfig, publicUrlOf } from "./config.js";
 
 describe("loadConfig", () => {
   test("defaults follow api.md", () => {
@@ -10,6 +10,7 @@ describe("loadConfig", () => {
       dataDir: "./.methodic",
       s3: undefined,
       publicUrl: "http://127.0.0.1:8080",
+      publicUrlSet: false,
       adminToken: undefined,
       heartbeatTimeoutS: 300,
       reaperIntervalS: 15,
@@ -53,6 +54,7 @@ describe("loadConfig", () => {
         publicEndpoint: "http://localhost:9000",
       },
       publicUrl: "https://chronicle.example.com",
+      publicUrlSet: true,
       adminToken: "0123456789abcdef0123",
       heartbeatTimeoutS: 60,
       reaperIntervalS: 5,
@@ -67,6 +69,14 @@ describe("loadConfig", () => {
     expect(loadConfig({ HOST: "0.0.0.0", PORT: "81" }).publicUrl).toBe("http://127.0.0.1:81");
     expect(loadConfig({ HOST: "::", PORT: "81" }).publicUrl).toBe("http://[::1]:81");
     expect(loadConfig({ HOST: "example.internal" }).publicUrl).toBe("http://example.internal:8080");
+  });
+
+  test("a server on a port the system picks (PORT=0) is reached on that port", () => {
+    expect(publicUrlOf(loadConfig({ PORT: "0" }), 43_210)).toBe("http://127.0.0.1:43210");
+    expect(publicUrlOf(loadConfig({ PORT: "0", METHODIC_PUBLIC_URL: "https://c.example" }), 43_210)).toBe(
+      "https://c.example",
+    );
+    expect(publicUrlOf(loadConfig({ PORT: "81" }), 43_210)).toBe("http://127.0.0.1:81");
   });
 
   test("empty variables count as unset", () => {

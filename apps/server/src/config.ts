@@ -50,7 +50,10 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   s3: S3Config | undefined;
+  /** How clients reach this server; see `publicUrlOf` for a server that listens on a port it was given. */
   publicUrl: string;
+  /** Whether METHODIC_PUBLIC_URL set it, rather than HOST and PORT. */
+  publicUrlSet: boolean;
   adminToken: string | undefined;
   heartbeatTimeoutS: number;
   reaperIntervalS: number;
@@ -68,6 +71,12 @@ export class ConfigError extends Error {
 function defaultPublicUrl(host: string, port: number): string {
   const reachable = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
   return `http://${reachable.includes(":") ? `[${reachable}]` : reachable}:${port}`;
+}
+
+/** The public URL once listening: with PORT=0 and no METHODIC_PUBLIC_URL, the port the system gave. */
+export function publicUrlOf(config: Config, listeningPort: number | undefined): string {
+  if (config.publicUrlSet || config.port !== 0 || listeningPort === undefined) return config.publicUrl;
+  return defaultPublicUrl(config.host, listeningPort);
 }
 
 /**
@@ -115,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }
       : undefined,
     publicUrl: (e.METHODIC_PUBLIC_URL ?? defaultPublicUrl(e.HOST, e.PORT)).replace(/\/+$/, ""),
+    publicUrlSet: e.METHODIC_PUBLIC_URL !== undefined,
     adminToken: e.METHODIC_ADMIN_TOKEN,
     heartbeatTimeoutS: e.METHODIC_HEARTBEAT_TIMEOUT_S,
     reaperIntervalS: e.METHODIC_REAPER_INTERVAL_S,

@@ -1,6 +1,6 @@
 import closeWithGrace from "close-with-grace";
 import { buildApp } from "./app.js";
-import { type Config, ConfigError, loadConfig } from "./config.js";
+import { type Config, ConfigError, loadConfig, publicUrlOf } from "./config.js";
 import { DataDirLockedError } from "./lib/data-dir-lock.js";
 
 /** Errors that stop start-up with one line for a person to read, not a stack trace. */
@@ -27,9 +27,11 @@ async function main(): Promise<void> {
     await app.close().catch(() => {});
     process.exit(1);
   }
+  const address = app.server.address();
+  const url = publicUrlOf(config, typeof address === "object" && address ? address.port : undefined);
   app.log.info(
-    { url: config.publicUrl, database: app.database.driver, dataDir: config.dataDir },
-    `Chronicle is serving at ${config.publicUrl} (API docs at ${config.publicUrl}/docs)`,
+    { url, database: app.database.driver, storage: app.storage.kind, dataDir: config.dataDir },
+    `Chronicle is serving at ${url} (API docs at ${url}/docs)`,
   );
 
   // Stop accepting, let in-flight requests finish, close the database; a second signal forces exit.

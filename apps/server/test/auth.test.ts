@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { buildApp } from "../src/app.js";
@@ -175,5 +176,25 @@ describe("tokens", () => {
     expect(text).not.toContain(token.token);
     expect(text).not.toContain(ADMIN_TOKEN);
     expect(text).not.toContain("mth_wrong-secret-in-a-request");
+  });
+
+  test("nor does a signed URL's query string", async () => {
+    const body = Buffer.from("weights");
+    const created = await call("POST", "/v1/experiments/auth/variations/v/runs/0/assets", ADMIN_TOKEN, {
+      asset_type: "checkpoint",
+      components: [{ path: "w.bin", size: body.length, sha256: createHash("sha256").update(body).digest("hex") }],
+    });
+    const upload = new URL(created.body.upload.components[0].url);
+    expect(upload.search).toContain("sig=");
+    const put = await app.inject({ method: "PUT", url: upload.pathname + upload.search, payload: body });
+    expect(put.statusCode).toBe(200);
+    await call("POST", `/v1/assets/${created.body.asset.id}/finalize`, ADMIN_TOKEN);
+    const download = await call("GET", `/v1/assets/${created.body.asset.id}/download`, ADMIN_TOKEN);
+    const get = new URL(download.body.components[0].url);
+    expect((await app.inject({ method: "GET", url: get.pathname + get.search })).body).toBe("weights");
+
+    const text = log.text();
+    expect(text).toContain(upload.pathname);
+    for (const url of [upload, get]) expect(text).not.toContain(url.searchParams.get("sig"));
   });
 });

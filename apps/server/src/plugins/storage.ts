@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
-import type { Config } from "../config.js";
+import { type Config, publicUrlOf } from "../config.js";
 import { LocalBlobStore } from "../storage/local.js";
 import type { BlobStore } from "../storage/types.js";
 
@@ -15,7 +15,11 @@ declare module "fastify" {
 export const storagePlugin = fp(async (app: FastifyInstance, opts: { config: Config }) => {
   if (opts.config.s3)
     throw new Error("S3 storage is not available yet: unset S3_BUCKET to keep blobs in the data dir.");
-  const local = await LocalBlobStore.open(opts.config.dataDir, opts.config.publicUrl);
+  const publicUrl = () => {
+    const address = app.server.address();
+    return publicUrlOf(opts.config, typeof address === "object" && address ? address.port : undefined);
+  };
+  const local = await LocalBlobStore.open(opts.config.dataDir, publicUrl);
   app.decorate("storage", local);
   app.decorate("localBlobs", local);
 });

@@ -34,11 +34,11 @@ export class LocalBlobStore implements BlobStore {
   private constructor(
     readonly root: string,
     private readonly secret: Buffer,
-    private readonly publicUrl: string,
+    private readonly publicUrl: () => string,
   ) {}
 
   /** The signing secret is generated once and kept in the data dir, so URLs survive restarts. */
-  static async open(dataDir: string, publicUrl: string): Promise<LocalBlobStore> {
+  static async open(dataDir: string, publicUrl: () => string): Promise<LocalBlobStore> {
     const dir = resolve(dataDir);
     const root = join(dir, "blobs");
     await mkdir(root, { recursive: true });
@@ -74,7 +74,7 @@ export class LocalBlobStore implements BlobStore {
       expires: String(grant.expires),
       sig: this.mac(this.grantText(grant)).toString("base64url"),
     });
-    return `${this.publicUrl}/v1/blobs/${grant.assetId}/${grant.index}?${query}`;
+    return `${this.publicUrl()}/v1/blobs/${grant.assetId}/${grant.index}?${query}`;
   }
 
   /** True when `signature` was made by this server for exactly this grant. Expiry is the caller's. */
