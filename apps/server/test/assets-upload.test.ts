@@ -249,6 +249,21 @@ describe("Idempotency-Key", () => {
     expect(list.body.items.map((a: any) => a.id).sort()).toEqual([first.body.asset.id, inline.body.asset.id].sort());
   });
 
+  test("a retry answers the first answer even after the run ended; a new key then is 409 run_finished", async ({
+    api,
+  }) => {
+    const ref = await startRun(api, "idem-ended");
+    const payload = { asset_type: "checkpoint", components: manifest(threeFiles()) };
+    const first = await createAsset(api, ref, payload, { "idempotency-key": "before-the-end" });
+    await endRun(api, ref);
+    const again = await createAsset(api, ref, payload, { "idempotency-key": "before-the-end" });
+    expect(again.status).toBe(201);
+    expect(again.body.asset.id).toBe(first.body.asset.id);
+    const fresh = await createAsset(api, ref, payload, { "idempotency-key": "after-the-end" });
+    expect(fresh.status).toBe(409);
+    expect(fresh.body.error.code).toBe("run_finished");
+  });
+
   test("10 concurrent creates with one key make one asset", async ({ api }) => {
     const ref = await startRun(api, "idem-race");
     const payload = { asset_type: "checkpoint", components: manifest(threeFiles()) };

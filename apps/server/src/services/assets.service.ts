@@ -156,6 +156,10 @@ export async function createAsset(
   return ctx.db.transaction(async (tx) => {
     const run = await findRun(tx, { experimentId: ref.exp, variation: ref.var, run: ref.run }, "share");
     if (!run) throw await missingRun(tx, ref);
+    // A retry answers what the first request got, even once the run has ended since.
+    if (idempotency && (await q.findIdempotencyKey(tx, idempotency.principal, idempotency.key))) {
+      return replay(ctx, tx, idempotency, requestHash);
+    }
     if (run.state === "succeeded" || run.state === "failed") {
       throw new ApiError(
         "run_finished",
