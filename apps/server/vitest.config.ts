@@ -17,7 +17,7 @@ export default defineConfig({
           name: "pglite",
           env: { TEST_DRIVER: "pglite" },
           include: ["src/**/*.test.ts", "test/**/*.test.ts"],
-          exclude: ["test/**/*.pg.test.ts"],
+          exclude: ["test/**/*.pg.test.ts", "test/**/*.s3.test.ts"],
           globalSetup: ["test/setup/tmp.ts", "test/setup/pglite.ts"],
         },
       },
@@ -29,12 +29,32 @@ export default defineConfig({
                 name: "postgres",
                 env: { TEST_DRIVER: "postgres" },
                 include: ["test/**/*.test.ts"],
-                exclude: ["test/**/*.pglite.test.ts"],
+                exclude: ["test/**/*.pglite.test.ts", "test/**/*.s3.test.ts"],
                 globalSetup: ["test/setup/tmp.ts", "test/setup/postgres.ts"],
               },
             },
           ]
         : []),
+      {
+        // The asset suite again on the S3 driver (s3rver in-process, or TEST_S3_ENDPOINT), on
+        // PostgreSQL when there is one.
+        extends: true as const,
+        test: {
+          name: "s3",
+          env: {
+            TEST_DRIVER: postgres ? "postgres" : "pglite",
+            TEST_STORAGE: "s3",
+            AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? "S3RVER",
+            AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? "S3RVER",
+          },
+          include: ["test/assets*.test.ts", "test/outputs.test.ts", "test/**/*.s3.test.ts"],
+          globalSetup: [
+            "test/setup/tmp.ts",
+            postgres ? "test/setup/postgres.ts" : "test/setup/pglite.ts",
+            "test/setup/s3.ts",
+          ],
+        },
+      },
     ],
   },
 });

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { ADMIN_TOKEN, describe, expect, test } from "./support/app.js";
+import { ADMIN_TOKEN, describe, expect, storage, test } from "./support/app.js";
 import {
   createAsset,
   createFiles,
@@ -143,7 +143,10 @@ describe("component assets", () => {
     for (const component of upload.components) {
       expect(component).toEqual({
         path: component.path,
-        url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:8080\/v1\/blobs\/.+\?.+/),
+        url:
+          storage === "local"
+            ? expect.stringMatching(/^http:\/\/127\.0\.0\.1:8080\/v1\/blobs\/.+\?.+/)
+            : expect.stringContaining(`/assets/${asset.id}/`),
         method: "PUT",
         headers: expect.any(Object),
       });

@@ -4,6 +4,7 @@ import fp from "fastify-plugin";
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from "fastify-type-provider-zod";
 import { isDatabaseUnavailable } from "../db/client.js";
 import { ApiError } from "../errors.js";
+import { StorageUnavailableError } from "../storage/types.js";
 
 const PARTS: Record<string, string> = { body: "body", querystring: "query", params: "params", headers: "headers" };
 
@@ -43,6 +44,9 @@ export function toApiError(err: FastifyError): ApiError {
     const more = fields.length > 1 ? ` (and ${fields.length - 1} more)` : "";
     const message = first ? `Invalid request: ${describe(first)}${more}.` : "Invalid request.";
     return new ApiError("invalid_request", message, { fields });
+  }
+  if (err instanceof StorageUnavailableError) {
+    return new ApiError("unavailable", "Storage is unreachable or failing; try again shortly.");
   }
   if (isDatabaseUnavailable(err)) {
     return new ApiError("unavailable", "The database is unreachable; try again shortly.");

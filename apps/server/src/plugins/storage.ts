@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { type Config, publicUrlOf } from "../config.js";
 import { LocalBlobStore } from "../storage/local.js";
+import { S3BlobStore } from "../storage/s3.js";
 import type { BlobStore } from "../storage/types.js";
 
 declare module "fastify" {
@@ -13,8 +14,11 @@ declare module "fastify" {
 }
 
 export const storagePlugin = fp(async (app: FastifyInstance, opts: { config: Config }) => {
-  if (opts.config.s3)
-    throw new Error("S3 storage is not available yet: unset S3_BUCKET to keep blobs in the data dir.");
+  if (opts.config.s3) {
+    app.decorate("storage", new S3BlobStore(opts.config.s3, app.log));
+    app.decorate("localBlobs", undefined);
+    return;
+  }
   const publicUrl = () => {
     const address = app.server.address();
     return publicUrlOf(opts.config, typeof address === "object" && address ? address.port : undefined);

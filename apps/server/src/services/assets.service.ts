@@ -19,10 +19,12 @@ import {
   type BlobStore,
   isMultipart,
   type MissingPiece,
+  type Piece,
   piecesOf,
   type RecordedPiece,
   type StoredAsset,
   type StoredComponent,
+  unrecorded,
 } from "../storage/types.js";
 import { missingRun, type RunRef } from "./runs.service.js";
 
@@ -74,46 +76,31 @@ function expiry(ctx: AssetContext): Date {
 }
 
 /** Every piece not recorded yet, with fresh URLs. */
-function planFor(ctx: AssetContext, asset: StoredAsset, recorded: RecordedPiece[]): UploadPlan {
+async function planFor(ctx: AssetContext, asset: StoredAsset, recorded: RecordedPiece[]): Promise<UploadPlan> {
   const expiresAt = expiry(ctx);
-  const have = new Set(recorded.map((piece) => `${piece.partNumber}:${piece.path}`));
-  const components: UploadPlan["components"] = [];
-  for (const [index, component] of asset.components.entries()) {
-    const pieces = piecesOf(component, asset.partSize).filter((p) => !have.has(`${p.partNumber}:${component.path}`));
-    if (pieces.length === 0) continue;
-    if (!isMultipart(component, asset.partSize)) {
-      const { url, headers } = ctx.storage.signPut(asset, index, pieces[0]!, expiresAt);
-      components.push({ path: component.path, url, method: "PUT", headers });
-      continue;
-    }
-    components.push({
-      path: component.path,
-      part_size: asset.partSize,
-      parts: pieces.map((piece) => {
-        const { url, headers } = ctx.storage.signPut(asset, index, piece, expiresAt);
-        return {
-          part_number: piece.partNumber,
-          offset: piece.offset,
-          size: piece.size,
-          url,
-          ...(Object.keys(headers).length > 0 && { headers }),
-        };
-      }),
-    });
-  }
+  const sign = (index: number, piece: Piece) => ctx.storage.signPut(asset, index, piece, expiresAt);
+  const components = await Promise.all(
+    unrecorded(asset, recorded).map(async ({ index, component, pieces }) => {
+      if (!isMultipart(component, asset.partSize)) {
+        const { url, headers } = await sign(index, pieces[0]!);
+        return { path: component.path, url, method: "PUT" as const, headers };
+      }
+      const parts = await Promise.all(
+        pieces.map(async (piece) => {
+          const { url, headers } = await sign(index, piece);
+          return {
+            part_number: piece.partNumber,
+            offset: piece.offset,
+            size: piece.size,
+            url,
+            ...(Object.keys(headers).length > 0 && { headers }),
+          };
+        }),
+      );
+      return { path: component.path, part_size: asset.partSize, parts };
+    }),
+  );
   return { expires_at: expiresAt.toISOString(), components };
-}
-
-/** Pieces that are not recorded, as finalize names them. */
-function missingPieces(asset: StoredAsset, recorded: RecordedPiece[]): MissingPiece[] {
-  const have = new Set(recorded.map((piece) => `${piece.partNumber}:${piece.path}`));
-  return asset.components.flatMap((component) => {
-    const absent = piecesOf(component, asset.partSize).filter((p) => !have.has(`${p.partNumber}:${component.path}`));
-    if (absent.length === 0) return [];
-    return isMultipart(component, asset.partSize)
-      ? [{ path: component.path, partNumbers: absent.map((p) => p.partNumber) }]
-      : [{ path: component.path }];
-  });
 }
 
 function incomplete(missing: MissingPiece[]): ApiError {
@@ -204,7 +191,7 @@ export async function createAsset(
       size: components.reduce((sum, c) => sum + c.size, 0),
       partSize,
     });
-    return { asset: toAsset(row), upload: planFor(ctx, stored(row), []) };
+    return { asset: toAsset(row), upload: await planFor(ctx, stored(row), []) };
   });
 }
 
@@ -223,9 +210,14 @@ async function replay(ctx: AssetContext, db: Db, idempotency: Idempotency, reque
   return { asset: toAsset(row), upload };
 }
 
+/** A plan of what is missing; pieces storage turns out to hold are recorded on the way. */
 async function planOf(ctx: AssetContext, db: Db, row: q.AssetRow): Promise<UploadPlan> {
   if (row.state !== "pending") return { expires_at: expiry(ctx).toISOString(), components: [] };
-  return planFor(ctx, stored(row), await q.recordedPieces(db, row.id));
+  const asset = stored(row);
+  const recorded = await q.recordedPieces(db, row.id);
+  const found = await ctx.storage.discover(asset, recorded);
+  if (found.length > 0) await q.recordPieces(db, row.id, found);
+  return planFor(ctx, asset, [...recorded, ...found]);
 }
 
 export async function getAsset(db: Db, id: string): Promise<Asset> {
@@ -289,11 +281,7 @@ export async function finalizeAsset(ctx: AssetContext, id: string): Promise<{ as
     if (!row) throw assetNotFound(id);
     if (row.state === "aborted") throw assetAborted(id);
     if (row.state === "ready") return { asset: toAsset(row) };
-    const asset = stored(row);
-    const recorded = await q.recordedPieces(tx, id);
-    const unrecorded = missingPieces(asset, recorded);
-    if (unrecorded.length > 0) throw incomplete(unrecorded);
-    const absent = await ctx.storage.complete(asset, recorded);
+    const absent = await ctx.storage.complete(stored(row), await q.recordedPieces(tx, id));
     if (absent.length > 0) throw incomplete(absent);
     return { asset: toAsset(await q.markReady(tx, id)) };
   });
@@ -323,12 +311,14 @@ export async function download(ctx: AssetContext, id: string): Promise<Download>
   const asset = stored(row);
   return {
     expires_at: expiresAt.toISOString(),
-    components: row.components.map((c, index) => ({
-      path: c.path,
-      size: c.size,
-      sha256: c.sha256,
-      url: ctx.storage.signGet(asset, index, expiresAt),
-    })),
+    components: await Promise.all(
+      row.components.map(async (c, index) => ({
+        path: c.path,
+        size: c.size,
+        sha256: c.sha256,
+        url: await ctx.storage.signGet(asset, index, expiresAt),
+      })),
+    ),
   };
 }
 

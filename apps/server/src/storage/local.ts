@@ -1,14 +1,15 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type {
-  BlobStore,
-  MissingPiece,
-  Piece,
-  RecordedPiece,
-  SignedRequest,
-  StoredAsset,
-  StoredComponent,
+import {
+  type BlobStore,
+  type MissingPiece,
+  missingOf,
+  type Piece,
+  type RecordedPiece,
+  type SignedRequest,
+  type StoredAsset,
+  type StoredComponent,
 } from "./types.js";
 
 /** What a signed local blob URL grants: one method on one object, one piece of it, until a time. */
@@ -93,12 +94,12 @@ export class LocalBlobStore implements BlobStore {
     return components;
   }
 
-  signPut(asset: StoredAsset, index: number, piece: Piece, expiresAt: Date): SignedRequest {
+  async signPut(asset: StoredAsset, index: number, piece: Piece, expiresAt: Date): Promise<SignedRequest> {
     const expires = Math.floor(expiresAt.getTime() / 1000);
     return { url: this.sign({ method: "PUT", assetId: asset.id, index, ...piece, expires }), headers: {} };
   }
 
-  signGet(asset: StoredAsset, index: number, expiresAt: Date): string {
+  async signGet(asset: StoredAsset, index: number, expiresAt: Date): Promise<string> {
     const size = asset.components[index]?.size ?? 0;
     const expires = Math.floor(expiresAt.getTime() / 1000);
     return this.sign({ method: "GET", assetId: asset.id, index, partNumber: 0, offset: 0, size, expires });
@@ -110,8 +111,14 @@ export class LocalBlobStore implements BlobStore {
     return strip(piece.etag) === strip(expected);
   }
 
-  async complete(asset: StoredAsset): Promise<MissingPiece[]> {
-    const missing: MissingPiece[] = [];
+  async discover(): Promise<RecordedPiece[]> {
+    // Every piece this driver receives is recorded as it arrives: the records are the whole truth.
+    return [];
+  }
+
+  async complete(asset: StoredAsset, recorded: RecordedPiece[]): Promise<MissingPiece[]> {
+    const missing = missingOf(asset, recorded);
+    if (missing.length > 0) return missing;
     await mkdir(join(this.root, asset.id), { recursive: true });
     for (const [index, component] of asset.components.entries()) {
       const path = this.pathOf(asset.id, index);

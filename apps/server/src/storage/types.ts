@@ -45,17 +45,21 @@ export interface BlobStore {
   prepare(assetId: string, components: StoredComponent[], partSize: number): Promise<StoredComponent[]>;
 
   /** A URL and headers for PUTting one piece of a component straight to storage. */
-  signPut(asset: StoredAsset, index: number, piece: Piece, expiresAt: Date): SignedRequest;
+  signPut(asset: StoredAsset, index: number, piece: Piece, expiresAt: Date): Promise<SignedRequest>;
 
   /** A URL that GETs a whole component (Range requests allowed). */
-  signGet(asset: StoredAsset, index: number, expiresAt: Date): string;
+  signGet(asset: StoredAsset, index: number, expiresAt: Date): Promise<string>;
 
   /** Whether a client's report of a piece can be true; a driver that cannot tell says yes. */
   acceptsReport(asset: StoredAsset, index: number, piece: RecordedPiece): boolean;
 
+  /** Pieces storage holds that the records lack (a client that crashed before reporting them). */
+  discover(asset: StoredAsset, recorded: RecordedPiece[]): Promise<RecordedPiece[]>;
+
   /**
-   * At finalize, with every piece recorded: checks the bytes, completes multipart uploads and writes
-   * empty components. Answers what storage does not hold; nothing is ready unless that is empty.
+   * At finalize: checks the bytes against the records, completes multipart uploads and writes empty
+   * components. Answers what storage does not hold, having changed nothing if anything is missing;
+   * nothing is ready unless that is empty.
    */
   complete(asset: StoredAsset, recorded: RecordedPiece[]): Promise<MissingPiece[]>;
 
@@ -82,3 +86,26 @@ export function piecesOf(component: StoredComponent, partSize: number): Piece[] 
 }
 
 export const isMultipart = (component: StoredComponent, partSize: number) => component.size > partSize;
+
+const pieceKey = (path: string, partNumber: number) => `${partNumber}:${path}`;
+
+/** For each component, its pieces without a record. */
+export function unrecorded(
+  asset: StoredAsset,
+  recorded: RecordedPiece[],
+): { index: number; component: StoredComponent; pieces: Piece[] }[] {
+  const have = new Set(recorded.map((piece) => pieceKey(piece.path, piece.partNumber)));
+  return asset.components.flatMap((component, index) => {
+    const pieces = piecesOf(component, asset.partSize).filter((p) => !have.has(pieceKey(component.path, p.partNumber)));
+    return pieces.length > 0 ? [{ index, component, pieces }] : [];
+  });
+}
+
+/** The same, as finalize names it: part numbers for multipart components only. */
+export function missingOf(asset: StoredAsset, recorded: RecordedPiece[]): MissingPiece[] {
+  return unrecorded(asset, recorded).map(({ component, pieces }) =>
+    isMultipart(component, asset.partSize)
+      ? { path: component.path, partNumbers: pieces.map((p) => p.partNumber) }
+      : { path: component.path },
+  );
+}

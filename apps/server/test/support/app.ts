@@ -15,9 +15,19 @@ export const ADMIN_TOKEN = "test-admin-token-0123456789";
 export const asAdmin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 /** Each test app gets a data dir of its own (local blobs, signing secret), removed after the run. */
+export const storage = process.env.TEST_STORAGE === "s3" ? "s3" : "local";
+
+/** Each test app gets a data dir of its own (local blobs, signing secret), removed after the run. */
 export function testConfig(env: NodeJS.ProcessEnv = {}): Config {
   const dataDir = mkdtempSync(join(inject("tmpRoot"), "data-"));
-  return loadConfig({ LOG_LEVEL: "silent", METHODIC_ADMIN_TOKEN: ADMIN_TOKEN, METHODIC_DATA_DIR: dataDir, ...env });
+  const s3 = storage === "s3" ? inject("s3") : undefined;
+  return loadConfig({
+    LOG_LEVEL: "silent",
+    METHODIC_ADMIN_TOKEN: ADMIN_TOKEN,
+    METHODIC_DATA_DIR: dataDir,
+    ...(s3 && { S3_BUCKET: s3.bucket, S3_ENDPOINT: s3.endpoint, S3_REGION: s3.region, S3_FORCE_PATH_STYLE: "true" }),
+    ...env,
+  });
 }
 
 /** A fresh, migrated database of the driver under test, and how to throw it away. */

@@ -56,7 +56,8 @@ export async function recordPieces(db: Db, assetId: string, pieces: RecordedPiec
 export async function markReady(db: Db, id: string): Promise<AssetRow> {
   const [row] = await db
     .update(assets)
-    .set({ state: "ready", finalizedAt: sql`now()` })
+    // Everything is in storage now, reported or not.
+    .set({ state: "ready", finalizedAt: sql`now()`, uploadedSize: sql`${assets.size}` })
     .where(eq(assets.id, id))
     .returning();
   if (!row) throw new Error("markReady: the asset vanished inside its transaction");
