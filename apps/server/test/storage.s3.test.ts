@@ -88,6 +88,30 @@ describe("the S3 driver", () => {
   });
 });
 
+test("abort deletes the objects, and a store that lacks AbortMultipartUpload does not stop it", async () => {
+  const { api, close } = await s3App();
+  try {
+    const ref = await startRun(api, "s3-abort");
+    const files = [
+      { path: "big.bin", bytes: randomBytes(PART_SIZE + 1) },
+      { path: "small.bin", bytes: randomBytes(10) },
+    ];
+    const created = await createFiles(api, ref, files);
+    await upload(api, created.upload, files);
+    const { endpoint, bucket } = inject("s3");
+    // s3rver checks no signatures, so the object can be looked at directly.
+    const object = `${endpoint}/${bucket}/assets/${created.asset.id}/1`;
+    expect((await fetch(object, { method: "HEAD" })).status).toBe(200);
+
+    const aborted = await api.request({ method: "POST", url: `/v1/assets/${created.asset.id}/abort` });
+    expect(aborted.status).toBe(200);
+    expect(aborted.body.asset.state).toBe("aborted");
+    expect((await fetch(object, { method: "HEAD" })).status).toBe(404);
+  } finally {
+    await close();
+  }
+});
+
 test("presigned URLs carry the public endpoint, while the server talks to the other one", async () => {
   const { endpoint } = inject("s3");
   const publicEndpoint = endpoint.replace("127.0.0.1", "localhost");
