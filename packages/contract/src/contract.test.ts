@@ -40,8 +40,9 @@ describe("route table", () => {
     const statuses = new Set<number>(Object.values(ERROR_STATUS));
     for (const [name, route] of Object.entries(routes)) {
       for (const status of route.errors) expect(statuses, `${name} declares ${status}`).toContain(status);
-      expect(route.responses[500]).toBe(ErrorBody);
-      expect(route.responses[503]).toBe(ErrorBody);
+      const responses: Record<number, unknown> = route.responses;
+      expect(responses[500]).toBe(ErrorBody);
+      expect(responses[503]).toBe(ErrorBody);
     }
   });
   test("operation paths and methods are unique", () => {

@@ -23,16 +23,13 @@ export interface RouteDef {
   errors: readonly number[];
 }
 
-type WithErrors<R extends RouteDef> = Omit<R, "responses"> & {
-  responses: R["responses"] & Record<number, z.ZodType>;
-};
-
 /**
  * One entry of the route table. The error statuses become responses with the one error body, and
  * every route may answer 500 `internal` and 503 `unavailable`.
  */
-export function defineRoute<const R extends RouteDef>(route: R): WithErrors<R> {
+export function defineRoute<const R extends RouteDef>(route: R): R {
   const responses: Record<number, z.ZodType> = { ...route.responses };
   for (const status of [...route.errors, 500, 503]) responses[status] = ErrorBody;
-  return { ...route, responses } as WithErrors<R>;
+  // Typed by its success answers; at run time `responses` also holds the error statuses.
+  return { ...route, responses } as R;
 }

@@ -1,0 +1,15 @@
+export type { Asset, Experiment, InputAsset, Run as RunRecord, Variation as VariationRecord } from "@methodic/contract";
+export { Chronicle, type ChronicleOptions } from "./chronicle.js";
+export { credentialsPath, resolveCredentials } from "./credentials.js";
+export { collectEnvironment } from "./environment.js";
+export {
+  AuthError,
+  ChronicleError,
+  ConflictError,
+  NotFoundError,
+  UnavailableError,
+  ValidationError,
+} from "./errors.js";
+export { Pages } from "./pages.js";
+export { type InlineAssetInput, type OutputsFilter, Run, type RunOptions } from "./run.js";
+export { Variation } from "./variation.js";

@@ -1,0 +1,160 @@
+import { randomUUID } from "node:crypto";
+import {
+  type Asset,
+  type AssetState,
+  assetRoutes,
+  type FailRunBody,
+  type Run as RunRecord,
+  runRoutes,
+  type StartRunBody,
+} from "@methodic/contract";
+import { ChronicleError } from "./errors.js";
+import { Pages } from "./pages.js";
+import type { Transport } from "./transport.js";
+
+export interface RunOptions {
+  /** How often a started run sends a heartbeat; 30 s unless given. */
+  heartbeatIntervalMs?: number;
+  /** Told about heartbeats that failed even after retries; the trainer goes on regardless. */
+  onHeartbeatError?: (err: unknown) => void;
+}
+
+export interface InlineAssetInput {
+  asset_type: string;
+  content: unknown;
+  name?: string;
+  asset_config?: Record<string, unknown>;
+}
+
+export interface OutputsFilter {
+  asset_type?: string;
+  state?: AssetState;
+  /** Outputs of every run of the variation, not only this one. */
+  acrossRuns?: boolean;
+}
+
+/**
+ * One run of a variation: `(experiment, variation, run index)`. A handle is cheap and holds no state
+ * but its heartbeat timer, so a process may make one for a run another process started.
+ */
+export class Run {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly params: { exp: string; var: string; run: string };
+
+  constructor(
+    private readonly transport: Transport,
+    readonly experimentId: string,
+    readonly variation: string,
+    readonly index: number,
+    private readonly options: RunOptions = {},
+  ) {
+    this.params = { exp: experimentId, var: variation, run: String(index) };
+  }
+
+  /**
+   * Starts the run (or picks up a running or lost one: start is idempotent), optionally linking its
+   * Weights & Biases run, then keeps it alive with heartbeats until succeed or fail.
+   */
+  async start(wandb: StartRunBody = {}): Promise<RunRecord> {
+    const run = await this.transport.call(runRoutes.startRun, { params: this.params, body: wandb, retry: true });
+    this.startHeartbeats();
+    return run;
+  }
+
+  /** One heartbeat now; the timer sends them by itself after start. */
+  heartbeat() {
+    return this.transport.call(runRoutes.heartbeat, { params: this.params, retry: true });
+  }
+
+  private startHeartbeats(): void {
+    this.stopHeartbeats();
+    const interval = this.options.heartbeatIntervalMs ?? 30_000;
+    this.timer = setInterval(() => {
+      this.heartbeat().catch((err: unknown) => {
+        // A finished run needs no more; anything else is worth telling, never worth crashing for.
+        if (err instanceof ChronicleError && err.code === "run_finished") this.stopHeartbeats();
+        this.options.onHeartbeatError?.(err);
+      });
+    }, interval);
+    // A heartbeat timer must never keep a finished trainer's process alive.
+    this.timer.unref();
+  }
+
+  private stopHeartbeats(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  async succeed(summary?: Record<string, unknown>): Promise<RunRecord> {
+    const run = await this.transport.call(runRoutes.succeedRun, {
+      params: this.params,
+      body: summary === undefined ? {} : { summary },
+      retry: true,
+    });
+    this.stopHeartbeats();
+    return run;
+  }
+
+  /** Ends the run as failed, with an Error (its stack goes into the details) or a message. */
+  async fail(error?: Error | string, details?: Record<string, unknown>): Promise<RunRecord> {
+    const body: FailRunBody = {};
+    if (error instanceof Error) {
+      body.error = `${error.name}: ${error.message}`;
+      body.details = { ...(error.stack && { stack: error.stack }), ...details };
+    } else {
+      if (error !== undefined) body.error = error;
+      if (details !== undefined) body.details = details;
+    }
+    const run = await this.transport.call(runRoutes.failRun, { params: this.params, body, retry: true });
+    this.stopHeartbeats();
+    return run;
+  }
+
+  get(): Promise<RunRecord> {
+    return this.transport.call(runRoutes.getRun, { params: this.params, retry: true });
+  }
+
+  /** Stores any JSON object as this run's `environment` asset. */
+  async uploadEnvironment(environment: Record<string, unknown>): Promise<Asset> {
+    return this.uploadAsset({ asset_type: "environment", content: environment });
+  }
+
+  /** An inline JSON asset, ready at once. Retried safely: the create carries an Idempotency-Key. */
+  async uploadAsset(input: InlineAssetInput): Promise<Asset> {
+    const created = await this.transport.call(assetRoutes.createAsset, {
+      params: this.params,
+      body: input,
+      headers: { "idempotency-key": randomUUID() },
+      retry: true,
+    });
+    return created.asset;
+  }
+
+  /** This run's outputs, newest first; with `acrossRuns`, those of every run of the variation. */
+  listOutputs(filter: OutputsFilter = {}): Pages<Asset> {
+    const { acrossRuns, ...query } = filter;
+    return new Pages((cursor) =>
+      acrossRuns
+        ? this.transport.call(assetRoutes.listVariationOutputs, {
+            params: { exp: this.experimentId, var: this.variation },
+            query: { ...query, cursor },
+            retry: true,
+          })
+        : this.transport.call(assetRoutes.listRunOutputs, {
+            params: this.params,
+            query: { ...query, cursor },
+            retry: true,
+          }),
+    );
+  }
+
+  /** The newest ready asset of the type across every run of the variation; null when there is none. */
+  async latestOutput(assetType: string): Promise<Asset | null> {
+    const { asset } = await this.transport.call(assetRoutes.latestOutput, {
+      params: { exp: this.experimentId, var: this.variation },
+      query: { asset_type: assetType },
+      retry: true,
+    });
+    return asset;
+  }
+}
