@@ -10,6 +10,7 @@ import { resolveCredentials } from "./credentials.js";
 import { Pages } from "./pages.js";
 import { Run, type RunOptions } from "./run.js";
 import { Transport } from "./transport.js";
+import { CreationQueue } from "./upload.js";
 import { Variation } from "./variation.js";
 
 export interface ChronicleOptions extends RunOptions {
@@ -23,6 +24,7 @@ export interface ChronicleOptions extends RunOptions {
 /** The entry point: a connection to one Chronicle server, and handles on its runs and variations. */
 export class Chronicle {
   readonly transport: Transport;
+  private readonly creationQueue = new CreationQueue();
 
   constructor(private readonly options: ChronicleOptions = {}) {
     const { baseUrl, token } = resolveCredentials(options);
@@ -34,7 +36,11 @@ export class Chronicle {
   }
 
   run(experimentId: string, variation: string, run: number, options: RunOptions = {}): Run {
-    return new Run(this.transport, experimentId, variation, run, { ...this.options, ...options });
+    return new Run(this.transport, experimentId, variation, run, {
+      creationQueue: this.creationQueue,
+      ...this.options,
+      ...options,
+    });
   }
 
   variation(experimentId: string, variation: string): Variation {

@@ -12,4 +12,12 @@ export {
 } from "./errors.js";
 export { Pages } from "./pages.js";
 export { type InlineAssetInput, type OutputsFilter, Run, type RunOptions } from "./run.js";
+export {
+  DirectoryUpload,
+  type TrackedKey,
+  type TrackedUpload,
+  type UploadDirectoryOptions,
+  type UploadProgress,
+  type UploadTrackerLike,
+} from "./upload.js";
 export { Variation } from "./variation.js";

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { resolve } from "node:path";
 import {
   type Asset,
   type AssetState,
@@ -11,8 +12,11 @@ import {
 import { ChronicleError } from "./errors.js";
 import { Pages } from "./pages.js";
 import type { Transport } from "./transport.js";
+import { CreationQueue, DirectoryUpload, type UploadDirectoryOptions } from "./upload.js";
 
 export interface RunOptions {
+  /** Shared by the handles of one Chronicle so that assets are created in call order. */
+  creationQueue?: CreationQueue;
   /** How often a started run sends a heartbeat; 30 s unless given. */
   heartbeatIntervalMs?: number;
   /** Told about heartbeats that failed even after retries; the trainer goes on regardless. */
@@ -39,6 +43,8 @@ export interface OutputsFilter {
  */
 export class Run {
   private timer: NodeJS.Timeout | undefined;
+  private readonly uploads = new Set<DirectoryUpload>();
+  private readonly creationQueue: CreationQueue;
   private readonly params: { exp: string; var: string; run: string };
 
   constructor(
@@ -49,6 +55,7 @@ export class Run {
     private readonly options: RunOptions = {},
   ) {
     this.params = { exp: experimentId, var: variation, run: String(index) };
+    this.creationQueue = options.creationQueue ?? new CreationQueue();
   }
 
   /**
@@ -85,7 +92,38 @@ export class Run {
     this.timer = undefined;
   }
 
+  /**
+   * Uploads a directory (a checkpoint) as one asset in the background: returns at once; `done`
+   * resolves to the ready asset. With an `uploadTracker`, a crashed upload resumes where it stopped.
+   */
+  uploadDirectoryAsync(directory: string, options: UploadDirectoryOptions): DirectoryUpload {
+    const { turn, release } = this.creationQueue.next();
+    const key = {
+      baseUrl: this.transport.baseUrl,
+      directory: resolve(directory),
+      experimentId: this.experimentId,
+      variation: this.variation,
+      run: this.index,
+    };
+    const upload = new DirectoryUpload(this.transport, key, options, turn, release);
+    this.uploads.add(upload);
+    upload.done.then(
+      () => this.uploads.delete(upload),
+      () => {},
+    );
+    return upload;
+  }
+
+  /** Waits for every upload of this handle; rejects with the first failure. */
+  async waitForUploads(): Promise<void> {
+    const results = await Promise.allSettled([...this.uploads].map((upload) => upload.done));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+  }
+
+  /** Waits for pending uploads, then ends the run as succeeded; a failed upload leaves it running. */
   async succeed(summary?: Record<string, unknown>): Promise<RunRecord> {
+    await this.waitForUploads();
     const run = await this.transport.call(runRoutes.succeedRun, {
       params: this.params,
       body: summary === undefined ? {} : { summary },
