@@ -35,6 +35,8 @@ export interface TrackedKey {
 
 export interface TrackedUpload extends TrackedKey {
   assetId: string;
+  /** What the asset was created with, so that `resumePending` can start it again. */
+  asset: { asset_type: string; name?: string; asset_config?: Record<string, unknown> };
   idempotencyKey: string;
   files: { path: string; size: number; mtimeMs: number; sha256: string }[];
   done: boolean;
@@ -113,6 +115,7 @@ export class DirectoryUpload extends EventEmitter {
         asset = await this.transport.call(assetRoutes.getAsset, { params: { id: tracked.assetId }, retry: true });
         if (asset.state === "ready") return asset;
         if (asset.state === "aborted") throw new ChronicleError(409, "asset_aborted", `Asset ${asset.id} was aborted.`);
+        await this.reportTracked(asset.id, tracked.pieces);
         ({ upload: plan } = await this.transport.call(assetRoutes.planUploads, {
           params: { id: asset.id },
           retry: true,
@@ -135,6 +138,11 @@ export class DirectoryUpload extends EventEmitter {
         tracker?.save({
           ...this.key,
           assetId: asset.id,
+          asset: {
+            asset_type: this.options.asset_type,
+            ...(this.options.name !== undefined && { name: this.options.name }),
+            ...(this.options.asset_config !== undefined && { asset_config: this.options.asset_config }),
+          },
           idempotencyKey,
           files: manifest.map((m, i) => ({ ...m, mtimeMs: files[i]!.mtimeMs })),
           done: false,
@@ -158,6 +166,16 @@ export class DirectoryUpload extends EventEmitter {
     }
   }
 
+  /** Pieces sent before a crash but perhaps never reported: told to the server so they are not sent again. */
+  private async reportTracked(assetId: string, pieces: TrackedUpload["pieces"]): Promise<void> {
+    if (pieces.length === 0) return;
+    const parts = pieces.map((p) => ({ path: p.path, part_number: p.partNumber, etag: p.etag }));
+    await this.transport
+      .call(assetRoutes.reportParts, { params: { id: assetId }, body: { parts }, retry: true })
+      // A report the server cannot accept (a stale ETag) only means that piece is sent again.
+      .catch(() => undefined);
+  }
+
   private async send(assetId: string, files: LocalFile[], plan: UploadPlan): Promise<void> {
     const pieces = piecesOf(plan, files);
     let urls = new Map(pieces.map((p) => [pieceKey(p), p]));
@@ -169,6 +187,7 @@ export class DirectoryUpload extends EventEmitter {
 
     await eachLimited(pieces, this.options.concurrency ?? 8, async (piece) => {
       const etag = await this.put(piece, () => urls.get(pieceKey(piece)), refresh);
+      this.options.uploadTracker?.markPiece(assetId, piece.file.path, piece.partNumber ?? 1, etag);
       await this.transport.call(assetRoutes.reportParts, {
         params: { id: assetId },
         body: {
@@ -178,7 +197,6 @@ export class DirectoryUpload extends EventEmitter {
         },
         retry: true,
       });
-      this.options.uploadTracker?.markPiece(assetId, piece.file.path, piece.partNumber ?? 1, etag);
       this.sent += piece.size;
       this.emit("progress", { bytesSent: this.sent, totalBytes: this.total } satisfies UploadProgress);
     });

@@ -16,11 +16,19 @@ export async function startServer(env: NodeJS.ProcessEnv = {}) {
     ...env,
   });
   const app = buildApp({ config, database: { driver: "pglite", dataDir: null }, logger: false });
+  // What reached the server as file bytes (local blob PUTs), to tell how much an upload sent.
+  const received = { blobBytes: 0 };
+  app.addHook("onRequest", async (request) => {
+    if (request.method === "PUT" && request.url.startsWith("/v1/blobs/")) {
+      received.blobBytes += Number(request.headers["content-length"] ?? 0);
+    }
+  });
   await app.listen({ port: 0, host: "127.0.0.1" });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
   return {
     url,
+    received,
     close: async () => {
       await app.close();
       await rm(dataDir, { recursive: true, force: true });

@@ -1,0 +1,126 @@
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { listFiles, sha256File } from "../src/files.js";
+import { Chronicle } from "../src/index.js";
+import { UploadTracker } from "../src/upload-tracker.js";
+import { ADMIN_TOKEN, startServer } from "./support/server.js";
+
+const MiB = 1024 * 1024;
+const PART = 5 * MiB;
+const CONCURRENCY = 2;
+let server: Awaited<ReturnType<typeof startServer>>;
+
+beforeAll(async () => {
+  server = await startServer({ METHODIC_PART_SIZE: String(PART) });
+});
+afterAll(() => server.close());
+
+const src = (file: string) => JSON.stringify(new URL(`../src/${file}`, import.meta.url).pathname);
+
+test("a trainer killed mid-upload is resumed by the next process: same asset, at most the pieces in flight sent again", async () => {
+  const chronicle = new Chronicle({ baseUrl: server.url, token: ADMIN_TOKEN });
+  await chronicle.createExperiment({ id: "resume" });
+  await chronicle.run("resume", "v", 0).start();
+  const dir = await mkdtemp(join(tmpdir(), "methodic-resume-"));
+  await writeFile(join(dir, "model.bin"), randomBytes(40 * MiB));
+  await writeFile(join(dir, "config.json"), '{"step": 3}');
+  const size = 40 * MiB + 11;
+  const dbPath = join(dir, "..", `${dir.split("/").pop()}-uploads.sqlite`);
+
+  const script = `
+    import { Chronicle } from ${src("index.ts")};
+    import { UploadTracker } from ${src("upload-tracker.ts")};
+    const run = new Chronicle().run("resume", "v", 0);
+    const upload = run.uploadDirectoryAsync(${JSON.stringify(dir)}, {
+      asset_type: "checkpoint",
+      uploadTracker: new UploadTracker({ dbPath: ${JSON.stringify(dbPath)} }),
+      concurrency: ${CONCURRENCY},
+    });
+    upload.on("progress", (p) => { if (p.bytesSent >= ${15 * MiB}) console.log("halfway"); });
+    await upload.done;
+    console.log("finished");`;
+  const child = spawn(process.execPath, ["--import", "tsx", "-e", script], {
+    env: { ...process.env, METHODIC_URL: server.url, METHODIC_TOKEN: ADMIN_TOKEN },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes("halfway")) resolve();
+      if (chunk.toString().includes("finished")) reject(new Error("the upload finished before it could be killed"));
+    });
+    child.on("exit", (code) => reject(new Error(`the trainer exited (${code}) before it was killed`)));
+  });
+  child.kill("SIGKILL");
+  await new Promise((r) => child.once("close", r));
+
+  const tracker = new UploadTracker({ dbPath });
+  const [pending] = tracker.pending();
+  expect(pending?.directory).toBe(dir);
+  const asset = await chronicle.getAsset(pending!.assetId);
+  expect(asset.state).toBe("pending");
+
+  // The next process: same directory, run and tracker.
+  const resumed = await chronicle
+    .run("resume", "v", 0)
+    .uploadDirectoryAsync(dir, { asset_type: "checkpoint", uploadTracker: tracker, concurrency: CONCURRENCY }).done;
+  expect(resumed.id).toBe(asset.id);
+  expect(resumed.state).toBe("ready");
+  const sentTwice = server.received.blobBytes - size;
+  console.log(`resume sent ${(sentTwice / MiB).toFixed(1)} MiB twice (bound: ${(CONCURRENCY * PART) / MiB} MiB)`);
+  expect(sentTwice).toBeGreaterThanOrEqual(0);
+  expect(sentTwice).toBeLessThanOrEqual(CONCURRENCY * PART);
+  expect(tracker.pending()).toEqual([]);
+
+  // A finished directory uploaded again is a no-op answering the ready asset.
+  const before = server.received.blobBytes;
+  const again = await chronicle
+    .run("resume", "v", 0)
+    .uploadDirectoryAsync(dir, { asset_type: "checkpoint", uploadTracker: tracker }).done;
+  expect(again).toEqual(resumed);
+  expect(server.received.blobBytes).toBe(before);
+  expect((await chronicle.run("resume", "v", 0).listOutputs().all()).map((a) => a.id)).toEqual([asset.id]);
+  tracker.close();
+}, 120_000);
+
+test("resumePending picks up every unfinished upload of a tracker", async () => {
+  const chronicle = new Chronicle({ baseUrl: server.url, token: ADMIN_TOKEN });
+  await chronicle.createExperiment({ id: "resume-all" });
+  await chronicle.run("resume-all", "v", 0).start();
+  const dir = await mkdtemp(join(tmpdir(), "methodic-resume-all-"));
+  await writeFile(join(dir, "w.bin"), randomBytes(MiB));
+  const [file] = await listFiles(dir);
+  const sha256 = await sha256File(file!.absolute);
+  // A process that created its asset and crashed before sending anything leaves this behind.
+  const created = await fetch(`${server.url}/v1/experiments/resume-all/variations/v/runs/0/assets`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ asset_type: "checkpoint", components: [{ path: "w.bin", size: MiB, sha256 }] }),
+  });
+  const { asset } = (await created.json()) as { asset: { id: string } };
+  const tracker = new UploadTracker({ dbPath: join(dir, "..", `${dir.split("/").pop()}.sqlite`) });
+  tracker.save({
+    baseUrl: chronicle.baseUrl,
+    directory: dir,
+    experimentId: "resume-all",
+    variation: "v",
+    run: 0,
+    assetId: asset.id,
+    asset: { asset_type: "checkpoint" },
+    idempotencyKey: "crashed",
+    files: [{ path: "w.bin", size: MiB, mtimeMs: file!.mtimeMs, sha256 }],
+    done: false,
+    pieces: [],
+  });
+
+  const uploads = tracker.resumePending(chronicle);
+  expect(uploads).toHaveLength(1);
+  const ready = await uploads[0]!.done;
+  expect(ready).toMatchObject({ id: asset.id, state: "ready" });
+  expect(tracker.pending()).toEqual([]);
+  expect(tracker.resumePending(chronicle)).toEqual([]);
+  tracker.close();
+});
