@@ -17,7 +17,9 @@ export async function listFiles(dir: string): Promise<LocalFile[]> {
   const files: LocalFile[] = [];
   for (const entry of entries) {
     if (!entry.isFile()) continue;
-    const absolute = join(entry.parentPath, entry.name);
+    // parentPath is Node 20.12's name for what older releases call path.
+    const parent = entry.parentPath ?? (entry as { path?: string }).path ?? dir;
+    const absolute = join(parent, entry.name);
     const info = await stat(absolute);
     files.push({
       path: relative(dir, absolute).split(sep).join("/"),
