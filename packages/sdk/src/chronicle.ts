@@ -7,6 +7,7 @@ import {
   type UpdateExperimentBody,
 } from "@methodic/contract";
 import { resolveCredentials } from "./credentials.js";
+import { type DownloadedFile, type DownloadOptions, downloadAsset } from "./download.js";
 import { Pages } from "./pages.js";
 import { Run, type RunOptions } from "./run.js";
 import { Transport } from "./transport.js";
@@ -63,6 +64,11 @@ export class Chronicle {
     return new Pages((cursor) =>
       this.transport.call(experimentRoutes.listExperiments, { query: { cursor }, retry: true }),
     );
+  }
+
+  /** Downloads a ready asset's files into `targetDir`, each verified by its sha256. */
+  downloadAsset(assetId: string, targetDir: string, options?: DownloadOptions): Promise<DownloadedFile[]> {
+    return downloadAsset(this.transport, assetId, targetDir, options);
   }
 
   getAsset(id: string): Promise<Asset> {

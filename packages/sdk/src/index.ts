@@ -1,6 +1,12 @@
 export type { Asset, Experiment, InputAsset, Run as RunRecord, Variation as VariationRecord } from "@methodic/contract";
 export { Chronicle, type ChronicleOptions } from "./chronicle.js";
 export { credentialsPath, resolveCredentials } from "./credentials.js";
+export {
+  type DownloadedFile,
+  type DownloadOptions,
+  type DownloadProgress,
+  downloadAsset,
+} from "./download.js";
 export { collectEnvironment } from "./environment.js";
 export {
   AuthError,

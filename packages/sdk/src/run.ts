@@ -9,6 +9,7 @@ import {
   runRoutes,
   type StartRunBody,
 } from "@methodic/contract";
+import { type DownloadedFile, type DownloadOptions, downloadAsset } from "./download.js";
 import { ChronicleError } from "./errors.js";
 import { Pages } from "./pages.js";
 import type { Transport } from "./transport.js";
@@ -184,6 +185,11 @@ export class Run {
             retry: true,
           }),
     );
+  }
+
+  /** Downloads a ready asset's files into `targetDir`, verified by sha256 (see `downloadAsset`). */
+  downloadAsset(assetId: string, targetDir: string, options?: DownloadOptions): Promise<DownloadedFile[]> {
+    return downloadAsset(this.transport, assetId, targetDir, options);
   }
 
   /** The newest ready asset of the type across every run of the variation; null when there is none. */

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { appendFile, mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -76,6 +76,21 @@ describe("uploadDirectoryAsync", () => {
     for (const c of asset.components) {
       expect(c.sha256).toBe(createHash("sha256").update(files.get(c.path)!).digest("hex"));
     }
+  });
+
+  test("a continuation run finds the newest checkpoint and downloads it byte-identical", async () => {
+    const first = await startedRun("up-continue", 0);
+    const { dir, files } = await checkpoint(6);
+    await first.uploadDirectoryAsync(dir, { asset_type: "checkpoint" }).done;
+    await first.succeed();
+
+    const next = await startedRun("up-continue", 1);
+    const latest = await next.latestOutput("checkpoint");
+    expect(latest?.run).toBe(0);
+    const target = await mkdtemp(join(tmpdir(), "methodic-restore-"));
+    const restored = await next.downloadAsset(latest!.id, target);
+    expect(restored.map((f) => f.path).sort()).toEqual([...files.keys()].sort());
+    for (const [path, bytes] of files) expect((await readFile(join(target, path))).equals(bytes), path).toBe(true);
   });
 
   test("creates assets in call order, so the newest checkpoint is the last one started", async () => {
