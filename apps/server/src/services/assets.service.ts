@@ -23,7 +23,6 @@ import {
   piecesOf,
   type RecordedPiece,
   type StoredAsset,
-  type StoredComponent,
   unrecorded,
 } from "../storage/types.js";
 import { missingRun, type RunRef } from "./runs.service.js";
@@ -329,5 +328,3 @@ export async function sweepAbandoned(ctx: AssetContext, ttlS: number, onCleanupE
   await q.deleteExpiredIdempotencyKeys(ctx.db);
   return aborted.map((row) => row.id);
 }
-
-export type { StoredComponent };
