@@ -55,6 +55,19 @@ export interface Api {
   ): Promise<{ status: number; body: T; headers: Record<string, unknown> }>;
 }
 
+/** Requests to an app through inject, with the admin token unless told otherwise. */
+export function apiFor(app: FastifyInstance): Api {
+  return {
+    app,
+    request: async ({ token = ADMIN_TOKEN, ...options }) => {
+      const headers = { ...(token !== null && { authorization: `Bearer ${token}` }), ...options.headers };
+      const res = await app.inject({ ...options, headers });
+      const text = res.body;
+      return { status: res.statusCode, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+    },
+  };
+}
+
 /** Each test file gets one app on its own database; tests in a file use distinct ids. */
 export const test = base.extend<{ api: Api }>({
   api: [
@@ -62,15 +75,7 @@ export const test = base.extend<{ api: Api }>({
     async ({}, use) => {
       const { target, drop } = await testDatabase();
       const app = await startApp({}, target);
-      await use({
-        app,
-        request: async ({ token = ADMIN_TOKEN, ...options }) => {
-          const headers = { ...(token !== null && { authorization: `Bearer ${token}` }), ...options.headers };
-          const res = await app.inject({ ...options, headers });
-          const text = res.body;
-          return { status: res.statusCode, body: text ? JSON.parse(text) : undefined, headers: res.headers };
-        },
-      });
+      await use(apiFor(app));
       await app.close();
       await drop();
     },

@@ -2,10 +2,11 @@ import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { FastifyInstance } from "fastify";
 import { expect } from "vitest";
 import { buildApp } from "../../src/app.js";
-import { ADMIN_TOKEN, type Api, testConfig, testDatabase } from "./app.js";
+import { type Api, apiFor, testConfig, testDatabase } from "./app.js";
+
+export { apiFor };
 
 export const MiB = 1024 * 1024;
 /** The smallest part size the server accepts (S3's minimum), used by the multipart tests. */
@@ -16,19 +17,6 @@ export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
-
-/** The same request helper as the `test` fixture's, for an app built with its own configuration. */
-export function apiFor(app: FastifyInstance): Api {
-  return {
-    app,
-    request: async ({ token = ADMIN_TOKEN, ...options }) => {
-      const headers = { ...(token !== null && { authorization: `Bearer ${token}` }), ...options.headers };
-      const res = await app.inject({ ...options, headers });
-      const text = res.body;
-      return { status: res.statusCode, body: text ? JSON.parse(text) : undefined, headers: res.headers };
-    },
-  };
-}
 
 /** An app with extra environment on a fresh database and its own data dir (for the local blobs). */
 export async function startAssetApp(env: NodeJS.ProcessEnv = {}): Promise<{ api: Api; close: () => Promise<void> }> {
