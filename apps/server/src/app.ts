@@ -38,7 +38,7 @@ const serializers = {
 };
 
 /** Request bodies up to 16 MiB: a 10,000-component manifest fits. */
-export const BODY_LIMIT = 16 * 1024 * 1024;
+const BODY_LIMIT = 16 * 1024 * 1024;
 
 /** The whole API as one Fastify plugin. */
 export const chronicle = fp(async (app: FastifyInstance, opts: AppOptions) => {

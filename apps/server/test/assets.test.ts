@@ -194,6 +194,23 @@ describe("component assets", () => {
     expect(res.body.asset.components).toHaveLength(10_000);
     expect(res.body.upload.components).toEqual([]);
   });
+
+  test("grow the part size so that no file needs over 10,000 parts", async ({ api }) => {
+    const ref = await startRun(api, "files-huge");
+    const MiB = 1024 * 1024;
+    // 700 GiB in 64 MiB parts would be 11,200 parts; at 72 MiB it is 9,956.
+    const size = 700 * 1024 * MiB;
+    const res = await createAsset(api, ref, {
+      asset_type: "checkpoint",
+      components: [{ path: "huge.bin", size, sha256: "a".repeat(64) }],
+    });
+    expect(res.status).toBe(201);
+    const [plan] = res.body.upload.components;
+    expect(plan.part_size).toBe(72 * MiB);
+    expect(plan.parts).toHaveLength(9_956);
+    const last = plan.parts.at(-1);
+    expect(last.offset + last.size).toBe(size);
+  });
 });
 
 const sha = "0".repeat(64);

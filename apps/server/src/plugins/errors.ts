@@ -35,7 +35,7 @@ function describe(field: FieldError): string {
 }
 
 /** Maps everything a handler or Fastify can throw to one ApiError. */
-export function toApiError(err: FastifyError): ApiError {
+function toApiError(err: FastifyError): ApiError {
   if (err instanceof ApiError) return err;
   if (hasZodFastifySchemaValidationErrors(err)) {
     const part = PARTS[err.validationContext ?? "body"] ?? "body";
@@ -68,7 +68,7 @@ export function toApiError(err: FastifyError): ApiError {
   return new ApiError("internal", "The server failed to handle this request; it has been logged.");
 }
 
-export function errorBody(err: ApiError): ErrorBody {
+function errorBody(err: ApiError): ErrorBody {
   return { error: { code: err.code, message: err.message, ...(err.details && { details: err.details }) } };
 }
 

@@ -64,7 +64,7 @@ const assetAborted = (id: string) =>
   new ApiError("asset_aborted", `Asset ${id} was aborted; create a new asset to upload again.`);
 
 /** The part size of an asset: the configured one, grown so that no file needs over 10,000 parts. */
-export function partSizeFor(components: { size: number }[], configured: number): number {
+function partSizeFor(components: { size: number }[], configured: number): number {
   const largest = Math.max(0, ...components.map((c) => c.size));
   const MiB = 1024 * 1024;
   return Math.max(configured, Math.ceil(largest / MAX_PARTS / MiB) * MiB);

@@ -54,7 +54,7 @@ export function toRun(row: q.RunRow): Run {
  * The W&B pointer a start asks for, or null for none. Run id and entity are required once any
  * wandb_* field is given; the project falls back to the experiment's.
  */
-export function resolveWandb(body: StartRunBody, experimentProject: string | null): q.WandbColumns | null {
+function resolveWandb(body: StartRunBody, experimentProject: string | null): q.WandbColumns | null {
   const { wandb_run_id: runId, wandb_entity: entity, wandb_project, wandb_dashboard_url } = body;
   if ([runId, entity, wandb_project, wandb_dashboard_url].every((v) => v === undefined)) return null;
   if (runId === undefined || entity === undefined) {

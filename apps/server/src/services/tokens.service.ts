@@ -24,7 +24,7 @@ function sha256(secret: string): Buffer {
 const RANK: Record<Scope, number> = { read: 1, write: 2, admin: 3 };
 
 /** Scopes nest: admin ⊃ write ⊃ read. */
-export function allows(scope: Scope, access: Access): boolean {
+function allows(scope: Scope, access: Access): boolean {
   return access === "none" || RANK[scope] >= RANK[access];
 }
 

@@ -1,7 +1,4 @@
 import { createHash } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { expect } from "vitest";
 import { buildApp } from "../../src/app.js";
 import { type Api, apiFor, testConfig, testDatabase } from "./app.js";
@@ -21,9 +18,8 @@ export const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).
 /** An app with extra environment on a fresh database and its own data dir (for the local blobs). */
 export async function startAssetApp(env: NodeJS.ProcessEnv = {}): Promise<{ api: Api; close: () => Promise<void> }> {
   const database = await testDatabase();
-  const dataDir = await mkdtemp(join(tmpdir(), "methodic-assets-"));
   const app = buildApp({
-    config: testConfig({ METHODIC_DATA_DIR: dataDir, ...env }),
+    config: testConfig(env),
     database: database.target,
     logger: false,
   });
@@ -33,7 +29,6 @@ export async function startAssetApp(env: NodeJS.ProcessEnv = {}): Promise<{ api:
     close: async () => {
       await app.close();
       await database.drop();
-      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -128,7 +128,7 @@ export async function latestReady(
   return row;
 }
 
-export const IDEMPOTENCY_WINDOW = sql`interval '24 hours'`;
+const IDEMPOTENCY_WINDOW = sql`interval '24 hours'`;
 
 export async function findIdempotencyKey(db: Db, principal: string, key: string) {
   const [row] = await db
