@@ -1,12 +1,12 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { ADMIN_TOKEN, startServer } from "@methodic/testkit";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { Chronicle } from "../src/index.js";
-import { ADMIN_TOKEN, startServer } from "./support/server.js";
 
 let server: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
-  server = await startServer({ METHODIC_HEARTBEAT_TIMEOUT_S: "2", METHODIC_REAPER_INTERVAL_S: "1" });
+  server = await startServer({ env: { METHODIC_HEARTBEAT_TIMEOUT_S: "2", METHODIC_REAPER_INTERVAL_S: "1" } });
 });
 afterAll(() => server.close());
 

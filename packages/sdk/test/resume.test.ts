@@ -3,11 +3,11 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ADMIN_TOKEN, startServer } from "@methodic/testkit";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { listFiles, sha256File } from "../src/files.js";
 import { Chronicle } from "../src/index.js";
 import { UploadTracker } from "../src/upload-tracker.js";
-import { ADMIN_TOKEN, startServer } from "./support/server.js";
 
 const MiB = 1024 * 1024;
 const PART = 5 * MiB;
@@ -15,7 +15,7 @@ const CONCURRENCY = 2;
 let server: Awaited<ReturnType<typeof startServer>>;
 
 beforeAll(async () => {
-  server = await startServer({ METHODIC_PART_SIZE: String(PART) });
+  server = await startServer({ env: { METHODIC_PART_SIZE: String(PART) } });
 });
 afterAll(() => server.close());
 

@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ADMIN_TOKEN, startServer } from "@methodic/testkit";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   AuthError,
@@ -11,7 +12,6 @@ import {
   resolveCredentials,
   ValidationError,
 } from "../src/index.js";
-import { ADMIN_TOKEN, startServer } from "./support/server.js";
 
 let server: Awaited<ReturnType<typeof startServer>>;
 let chronicle: Chronicle;

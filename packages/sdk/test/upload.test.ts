@@ -2,16 +2,16 @@ import { createHash, randomBytes } from "node:crypto";
 import { appendFile, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ADMIN_TOKEN, startServer } from "@methodic/testkit";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Chronicle } from "../src/index.js";
-import { ADMIN_TOKEN, startServer } from "./support/server.js";
 
 const MiB = 1024 * 1024;
 let server: Awaited<ReturnType<typeof startServer>>;
 let chronicle: Chronicle;
 
 beforeAll(async () => {
-  server = await startServer({ METHODIC_PART_SIZE: String(5 * MiB) });
+  server = await startServer({ env: { METHODIC_PART_SIZE: String(5 * MiB) } });
   chronicle = new Chronicle({ baseUrl: server.url, token: ADMIN_TOKEN });
 });
 afterAll(() => server.close());

@@ -241,7 +241,9 @@ export class S3BlobStore implements BlobStore {
       async ({ component, index }): Promise<MissingPiece | undefined> => {
         const Key = this.key(asset.id, index);
         if (component.size === 0) {
-          await this.call("PutObject", () => this.client.send(new PutObjectCommand({ Bucket, Key, Body: "" })));
+          await this.call("PutObject", () =>
+            this.client.send(new PutObjectCommand({ Bucket, Key, Body: "", ContentLength: 0 })),
+          );
           return undefined;
         }
         if (!isMultipart(component, asset.partSize)) return undefined;

@@ -14,7 +14,7 @@ export const driver = process.env.TEST_DRIVER === "postgres" ? "postgres" : "pgl
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 export const asAdmin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
-/** Each test app gets a data dir of its own (local blobs, signing secret), removed after the run. */
+/** The storage driver under test: S3 in the `s3` project, else the local disk. */
 export const storage = process.env.TEST_STORAGE === "s3" ? "s3" : "local";
 
 /** Each test app gets a data dir of its own (local blobs, signing secret), removed after the run. */
