@@ -74,4 +74,9 @@ export class Chronicle {
   getAsset(id: string): Promise<Asset> {
     return this.transport.call(assetRoutes.getAsset, { params: { id }, retry: true });
   }
+
+  /** The JSON an inline asset (an environment, a config) was stored with. */
+  getAssetContent(id: string): Promise<unknown> {
+    return this.transport.call(assetRoutes.getAssetContent, { params: { id }, retry: true });
+  }
 }

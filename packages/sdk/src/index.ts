@@ -1,4 +1,13 @@
-export type { Asset, Experiment, InputAsset, Run as RunRecord, Variation as VariationRecord } from "@methodic/contract";
+export type {
+  Asset,
+  CreateExperimentBody,
+  Experiment,
+  InputAsset,
+  Run as RunRecord,
+  StartRunBody,
+  UpdateExperimentBody,
+  Variation as VariationRecord,
+} from "@methodic/contract";
 export { Chronicle, type ChronicleOptions } from "./chronicle.js";
 export { credentialsPath, resolveCredentials } from "./credentials.js";
 export {

@@ -67,6 +67,8 @@ const RETRIES = 5;
  */
 export class DirectoryUpload extends EventEmitter {
   readonly done: Promise<Asset>;
+  /** The asset being uploaded, once it is created (or found again through the tracker). */
+  assetId: string | undefined;
   private sent = 0;
   private total = 0;
 
@@ -152,8 +154,11 @@ export class DirectoryUpload extends EventEmitter {
       created = true;
       onCreated();
 
+      this.assetId = asset.id;
       this.total = asset.size;
+      // What the server already holds (all of it for a resumed upload that had finished sending).
       this.sent = asset.size - piecesOf(plan, files).reduce((sum, piece) => sum + piece.size, 0);
+      this.emit("progress", { bytesSent: this.sent, totalBytes: this.total } satisfies UploadProgress);
       await this.send(asset.id, files, plan);
       const { asset: ready } = await this.transport.call(assetRoutes.finalizeAsset, {
         params: { id: asset.id },

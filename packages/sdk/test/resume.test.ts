@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -64,9 +65,14 @@ test("a trainer killed mid-upload is resumed by the next process: same asset, at
   expect(asset.state).toBe("pending");
 
   // The next process: same directory, run and tracker.
-  const resumed = await chronicle
+  const resuming = chronicle
     .run("resume", "v", 0)
-    .uploadDirectoryAsync(dir, { asset_type: "checkpoint", uploadTracker: tracker, concurrency: CONCURRENCY }).done;
+    .uploadDirectoryAsync(dir, { asset_type: "checkpoint", uploadTracker: tracker, concurrency: CONCURRENCY });
+  const [{ bytesSent: alreadyStored }] = await once(resuming, "progress");
+  const resumed = await resuming.done;
+  // The first progress event tells what the server held already: at least what the killed process saw sent.
+  expect(alreadyStored).toBeGreaterThanOrEqual(15 * MiB);
+  expect(alreadyStored).toBeLessThan(size);
   expect(resumed.id).toBe(asset.id);
   expect(resumed.state).toBe("ready");
   const sentTwice = server.received.blobBytes - size;

@@ -70,6 +70,7 @@ describe("the integration flow", () => {
       asset_config: { schema_version: 3 },
     });
     expect(config.asset_config).toEqual({ schema_version: 3 });
+    expect(await chronicle.getAssetContent(config.id)).toEqual({ layers: [64, 64] });
 
     const outputs = await run.listOutputs().all();
     expect(outputs.map((a) => a.asset_type)).toEqual(["trainer_config", "environment"]);

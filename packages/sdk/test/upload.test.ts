@@ -70,7 +70,9 @@ describe("uploadDirectoryAsync", () => {
       size: 12 * MiB + 17 + 4096,
     });
     expect(asset.components.map((c) => c.path)).toEqual(["empty", "model.safetensors", "optimizer/state.bin"]);
+    expect(progress[0]).toBe(0);
     expect(progress.at(-1)).toBe(asset.size);
+    expect(upload.assetId).toBe(asset.id);
     const got = await fetchAll(asset.id);
     for (const [path, bytes] of files) expect(got.get(path)?.equals(bytes), path).toBe(true);
     for (const c of asset.components) {
