@@ -1,10 +1,21 @@
 import {
   type Asset,
+  type AssetState,
   assetRoutes,
+  type CreatedToken,
   type CreateExperimentBody,
+  type CreateTokenBody,
   type Experiment,
   experimentRoutes,
+  type Readiness,
+  type Run as RunRecord,
+  type RunState,
+  runRoutes,
+  serviceRoutes,
+  type Token,
+  tokenRoutes,
   type UpdateExperimentBody,
+  type Variation as VariationRecord,
 } from "@methodic/contract";
 import { resolveCredentials } from "./credentials.js";
 import { type DownloadedFile, type DownloadOptions, downloadAsset } from "./download.js";
@@ -61,9 +72,76 @@ export class Chronicle {
   }
 
   listExperiments(): Pages<Experiment> {
-    return new Pages((cursor) =>
-      this.transport.call(experimentRoutes.listExperiments, { query: { cursor }, retry: true }),
+    return new Pages((page) => this.transport.call(experimentRoutes.listExperiments, { query: page, retry: true }));
+  }
+
+  /** The experiment's variations, each with its run counts by state. */
+  listVariations(experimentId: string): Pages<VariationRecord> {
+    return new Pages((page) =>
+      this.transport.call(experimentRoutes.listVariations, { params: { exp: experimentId }, query: page, retry: true }),
     );
+  }
+
+  /** Runs of an experiment, newest first; of one variation, or in one state, when asked. */
+  listRuns(experimentId: string, filter: { variation?: string; state?: RunState } = {}): Pages<RunRecord> {
+    const { variation, ...query } = filter;
+    return new Pages((page) =>
+      variation === undefined
+        ? this.transport.call(runRoutes.listExperimentRuns, {
+            params: { exp: experimentId },
+            query: { ...query, ...page },
+            retry: true,
+          })
+        : this.transport.call(runRoutes.listVariationRuns, {
+            params: { exp: experimentId, var: variation },
+            query: { ...query, ...page },
+            retry: true,
+          }),
+    );
+  }
+
+  /**
+   * Outputs of an experiment, newest first: of every variation, or of one (and of one of its runs),
+   * filtered by type and state when asked.
+   */
+  listOutputs(
+    experimentId: string,
+    filter: { variation?: string; run?: number; asset_type?: string; state?: AssetState } = {},
+  ): Pages<Asset> {
+    const { variation, run, ...query } = filter;
+    if (run !== undefined && variation === undefined) throw new TypeError("listOutputs: `run` needs a `variation`");
+    return new Pages((page) =>
+      variation === undefined
+        ? this.transport.call(assetRoutes.listExperimentOutputs, {
+            params: { exp: experimentId },
+            query: { ...query, ...page },
+            retry: true,
+          })
+        : this.transport.call(assetRoutes.listVariationOutputs, {
+            params: { exp: experimentId, var: variation },
+            query: { ...query, ...(run !== undefined && { run }), ...page },
+            retry: true,
+          }),
+    );
+  }
+
+  /** Creates a token (an admin token's right); its secret is in this answer only. */
+  createToken(body: CreateTokenBody): Promise<CreatedToken> {
+    return this.transport.call(tokenRoutes.createToken, { body });
+  }
+
+  /** Tokens not revoked, newest first, never with their secrets. */
+  listTokens(): Pages<Token> {
+    return new Pages((page) => this.transport.call(tokenRoutes.listTokens, { query: page, retry: true }));
+  }
+
+  async revokeToken(id: string): Promise<void> {
+    await this.transport.call(tokenRoutes.revokeToken, { params: { id }, retry: true });
+  }
+
+  /** Whether the server and its database and storage answer (`/readyz`); rejects when not. */
+  ready(): Promise<Readiness> {
+    return this.transport.call(serviceRoutes.readyz, {});
   }
 
   /** Downloads a ready asset's files into `targetDir`, each verified by its sha256. */

@@ -1,10 +1,14 @@
 export type {
   Asset,
+  CreatedToken,
   CreateExperimentBody,
   Experiment,
   InputAsset,
+  Page,
   Run as RunRecord,
+  RunState,
   StartRunBody,
+  Token,
   UpdateExperimentBody,
   Variation as VariationRecord,
 } from "@methodic/contract";
@@ -25,7 +29,7 @@ export {
   UnavailableError,
   ValidationError,
 } from "./errors.js";
-export { Pages } from "./pages.js";
+export { type PageQuery, Pages } from "./pages.js";
 export { type InlineAssetInput, type OutputsFilter, Run, type RunOptions } from "./run.js";
 export {
   DirectoryUpload,

@@ -172,16 +172,16 @@ export class Run {
   /** This run's outputs, newest first; with `acrossRuns`, those of every run of the variation. */
   listOutputs(filter: OutputsFilter = {}): Pages<Asset> {
     const { acrossRuns, ...query } = filter;
-    return new Pages((cursor) =>
+    return new Pages((page) =>
       acrossRuns
         ? this.transport.call(assetRoutes.listVariationOutputs, {
             params: { exp: this.experimentId, var: this.variation },
-            query: { ...query, cursor },
+            query: { ...query, ...page },
             retry: true,
           })
         : this.transport.call(assetRoutes.listRunOutputs, {
             params: this.params,
-            query: { ...query, cursor },
+            query: { ...query, ...page },
             retry: true,
           }),
     );

@@ -5,6 +5,9 @@ import {
   experimentRoutes,
   type InputAsset,
   type PutVariationBody,
+  type Run as RunRecord,
+  type RunState,
+  runRoutes,
   type Variation as VariationRecord,
 } from "@methodic/contract";
 import { Pages } from "./pages.js";
@@ -32,18 +35,39 @@ export class Variation {
 
   /** Outputs of every run of the variation (or of `run`), newest first. */
   listOutputs(filter: { asset_type?: string; state?: AssetState; run?: number } = {}): Pages<Asset> {
-    return new Pages((cursor) =>
+    return new Pages((page) =>
       this.transport.call(assetRoutes.listVariationOutputs, {
         params: this.params,
-        query: { ...filter, cursor },
+        query: { ...filter, ...page },
         retry: true,
       }),
     );
   }
 
+  /** Runs of the variation, newest first. */
+  listRuns(filter: { state?: RunState } = {}): Pages<RunRecord> {
+    return new Pages((page) =>
+      this.transport.call(runRoutes.listVariationRuns, {
+        params: this.params,
+        query: { ...filter, ...page },
+        retry: true,
+      }),
+    );
+  }
+
+  /** The newest ready asset of the type across the variation's runs; null when there is none. */
+  async latestOutput(assetType: string): Promise<Asset | null> {
+    const { asset } = await this.transport.call(assetRoutes.latestOutput, {
+      params: this.params,
+      query: { asset_type: assetType },
+      retry: true,
+    });
+    return asset;
+  }
+
   listInputs(): Pages<InputAsset> {
-    return new Pages((cursor) =>
-      this.transport.call(assetRoutes.listInputs, { params: this.params, query: { cursor }, retry: true }),
+    return new Pages((page) =>
+      this.transport.call(assetRoutes.listInputs, { params: this.params, query: page, retry: true }),
     );
   }
 

@@ -116,6 +116,61 @@ describe("the integration flow", () => {
   });
 });
 
+describe("browsing and tokens", () => {
+  test("variations, runs and outputs of an experiment, filtered; one page at a time when asked", async () => {
+    await chronicle.createExperiment({ id: "sdk-browse" });
+    for (const [variation, index] of [
+      ["a", 0],
+      ["a", 1],
+      ["b", 0],
+    ] as const) {
+      const run = chronicle.run("sdk-browse", variation, index);
+      await run.start();
+      await run.uploadAsset({ asset_type: index === 0 ? "checkpoint" : "snapshot", content: { variation, index } });
+      if (index === 0) await run.succeed();
+    }
+    const variations = await chronicle.listVariations("sdk-browse").all();
+    expect(variations.map((v) => v.variation).sort()).toEqual(["a", "b"]);
+
+    const runs = await chronicle.listRuns("sdk-browse").all();
+    expect(runs.map((r) => `${r.variation}/${r.run}`).sort()).toEqual(["a/0", "a/1", "b/0"]);
+    expect((await chronicle.listRuns("sdk-browse", { variation: "a" }).all()).map((r) => r.run)).toEqual([1, 0]);
+    expect((await chronicle.listRuns("sdk-browse", { state: "running" }).all()).map((r) => r.variation)).toEqual(["a"]);
+    expect((await chronicle.variation("sdk-browse", "a").listRuns({ state: "succeeded" }).all()).length).toBe(1);
+
+    expect((await chronicle.listOutputs("sdk-browse").all()).length).toBe(3);
+    const ofA = await chronicle.listOutputs("sdk-browse", { variation: "a" }).all();
+    expect(ofA.map((a) => a.run)).toEqual([1, 0]);
+    const ofRun = await chronicle.listOutputs("sdk-browse", { variation: "a", run: 0 }).all();
+    expect(ofRun.map((a) => a.asset_type)).toEqual(["checkpoint"]);
+    const snapshots = await chronicle.listOutputs("sdk-browse", { asset_type: "snapshot" }).all();
+    expect(snapshots.map((a) => a.variation)).toEqual(["a"]);
+    expect((await chronicle.variation("sdk-browse", "a").latestOutput("checkpoint"))?.id).toBe(ofRun[0]?.id);
+    expect(() => chronicle.listOutputs("sdk-browse", { run: 0 })).toThrow(/needs a `variation`/);
+
+    const first = await chronicle.listRuns("sdk-browse").page({ limit: 2 });
+    expect(first.items.length).toBe(2);
+    expect(first.next_cursor).toEqual(expect.any(String));
+    const second = await chronicle.listRuns("sdk-browse").page({ limit: 2, cursor: first.next_cursor! });
+    expect(second.items.length).toBe(1);
+    expect(second.next_cursor).toBeNull();
+  });
+
+  test("tokens are created, listed and revoked; a revoked token is refused", async () => {
+    const created = await chronicle.createToken({ name: "sdk trainer", scope: "write" });
+    expect(created.token).toMatch(/^mth_/);
+    expect((await chronicle.listTokens().all()).map((t) => t.id)).toContain(created.id);
+    const trainer = new Chronicle({ baseUrl: server.url, token: created.token });
+    await trainer.createExperiment({ id: "sdk-token" });
+    const refused = await trainer.createToken({ name: "escalate", scope: "admin" }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ status: 403 });
+    await chronicle.revokeToken(created.id);
+    expect((await chronicle.listTokens().all()).map((t) => t.id)).not.toContain(created.id);
+    await expect(trainer.getExperiment("sdk-token")).rejects.toBeInstanceOf(AuthError);
+    expect(await chronicle.ready()).toMatchObject({ status: "ok" });
+  });
+});
+
 describe("errors are typed", () => {
   test("404 NotFoundError, 409 ConflictError, 401 AuthError, 400 ValidationError", async () => {
     const missing = await chronicle.getExperiment("sdk-missing").catch((e: unknown) => e);
