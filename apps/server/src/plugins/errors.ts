@@ -75,6 +75,12 @@ function errorBody(err: ApiError): ErrorBody {
 /** One error handler for the whole API: every non-2xx answer carries the api.md error body. */
 export const errorsPlugin = fp(async (app: FastifyInstance) => {
   app.setErrorHandler((err: FastifyError, request, reply) => {
+    // The client went away mid-request (an interrupted upload): nobody is left to answer, and it says
+    // nothing about our database or storage.
+    if (request.raw.aborted || (request.raw.destroyed && err.code === "ECONNRESET")) {
+      request.log.info("the client closed the connection before the request was complete");
+      return reply.code(499).send();
+    }
     const apiError = toApiError(err);
     if (apiError.status >= 500) {
       if (apiError.code === "unavailable") request.log.warn({ err }, apiError.message);
