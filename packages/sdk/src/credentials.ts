@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
+import { chmod, mkdir, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 export interface Credentials {
   baseUrl: string;
@@ -12,6 +13,11 @@ export const DEFAULT_URL = "http://127.0.0.1:8080";
 /** `$XDG_CONFIG_HOME/methodic/credentials.json`, written by `methodic login` and `methodic serve`. */
 export function credentialsPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CONFIG_HOME || join(homedir(), ".config"), "methodic", "credentials.json");
+}
+
+/** What the credentials file holds; empty when there is none (or it is not JSON). */
+export function readCredentialsFile(env: NodeJS.ProcessEnv = process.env): { url?: string; token?: string } {
+  return readFile(credentialsPath(env));
 }
 
 function readFile(path: string): { url?: string; token?: string } {
@@ -34,4 +40,23 @@ export function resolveCredentials(
   const file = explicit.baseUrl && explicit.token ? {} : readFile(credentialsPath(env));
   const baseUrl = explicit.baseUrl ?? env.METHODIC_URL ?? file.url ?? DEFAULT_URL;
   return { baseUrl: baseUrl.replace(/\/+$/, ""), token: explicit.token ?? env.METHODIC_TOKEN ?? file.token };
+}
+
+/**
+ * Writes the credentials file (`methodic login`, `methodic serve`): readable by its owner only, and
+ * replaced whole, so that a reader never sees half of it.
+ */
+export async function saveCredentials(
+  credentials: { url: string; token: string },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  const path = credentialsPath(env);
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const partial = `${path}.${process.pid}.partial`;
+  await writeFile(partial, `${JSON.stringify({ url: credentials.url, token: credentials.token }, null, 2)}\n`, {
+    mode: 0o600,
+  });
+  await chmod(partial, 0o600);
+  await rename(partial, path);
+  return path;
 }

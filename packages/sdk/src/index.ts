@@ -13,7 +13,7 @@ export type {
   Variation as VariationRecord,
 } from "@methodic/contract";
 export { Chronicle, type ChronicleOptions } from "./chronicle.js";
-export { credentialsPath, resolveCredentials } from "./credentials.js";
+export { credentialsPath, readCredentialsFile, resolveCredentials, saveCredentials } from "./credentials.js";
 export {
   type DownloadedFile,
   type DownloadOptions,

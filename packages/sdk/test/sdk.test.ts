@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ADMIN_TOKEN, startServer } from "@methodic/testkit";
@@ -8,8 +8,10 @@ import {
   Chronicle,
   ConflictError,
   collectEnvironment,
+  credentialsPath,
   NotFoundError,
   resolveCredentials,
+  saveCredentials,
   ValidationError,
 } from "../src/index.js";
 
@@ -46,6 +48,16 @@ describe("credentials", () => {
       baseUrl: "http://127.0.0.1:8080",
       token: undefined,
     });
+  });
+
+  test("are saved readable by their owner only, and read back", async () => {
+    const env = { XDG_CONFIG_HOME: join(await mkdtemp(join(tmpdir(), "methodic-xdg-")), "fresh") };
+    const path = await saveCredentials({ url: "http://saved:4", token: "mth_saved" }, env);
+    expect(path).toBe(credentialsPath(env));
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect(resolveCredentials({}, env)).toEqual({ baseUrl: "http://saved:4", token: "mth_saved" });
+    await saveCredentials({ url: "http://saved:5", token: "mth_other" }, env);
+    expect(resolveCredentials({}, env)).toEqual({ baseUrl: "http://saved:5", token: "mth_other" });
   });
 });
 
