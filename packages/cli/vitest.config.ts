@@ -1,0 +1,10 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    // CI adds a JSON report, from which .ci/run prints one "N passed, N failed" line.
+    reporters: process.env.CI ? ["default", ["json", { outputFile: "test-results.json" }]] : ["default"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
