@@ -229,6 +229,11 @@ export class DirectoryUpload extends EventEmitter {
           body,
           headers: { ...headers, "content-length": String(piece.size) },
           duplex: "half",
+          // Node's fetch otherwise tees a streamed body to replay it on a redirect, and keeps the
+          // unread half: each piece in flight would sit whole in memory (nodejs/undici#4058). A
+          // presigned URL never redirects to where its signature would still hold anyway.
+          redirect: "error",
+          window: null,
         } as RequestInit);
       } catch (err) {
         if (attempt >= RETRIES)
