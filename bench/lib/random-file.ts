@@ -1,0 +1,17 @@
+import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+
+const CHUNK = 1024 * 1024;
+
+/** A file of `size` random bytes (incompressible, so no layer can shortcut it), written a chunk at a time. */
+export async function writeRandomFile(path: string, size: number): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  function* chunks() {
+    for (let left = size; left > 0; left -= CHUNK) yield randomBytes(Math.min(CHUNK, left));
+  }
+  await pipeline(Readable.from(chunks()), createWriteStream(path));
+}

@@ -1,0 +1,158 @@
+// Memory during a large single-file upload: the peak RSS of an SDK process uploading one file as a
+// checkpoint with uploadDirectoryAsync, and of the server process receiving it, per storage driver.
+// See ../README.md.
+import { rmSync } from "node:fs";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { cpus, release, tmpdir, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import type { DatabaseDriver, StorageDriver } from "@methodic/testkit";
+import { bundle } from "../lib/children.js";
+import { MiB } from "../lib/proc.js";
+import { writeRandomFile } from "../lib/random-file.js";
+import { type Measurement, measure } from "./measure.js";
+import { formatReport, TARGETS, verdicts } from "./report.js";
+
+const USAGE = `usage: pnpm --filter @methodic/bench memory [options]
+  --size <MiB>                    file size (default 4096; 16 with --smoke)
+  --storage local|s3|both         storage driver(s) (default both)
+  --database pglite|postgres      default postgres when TEST_DATABASE_URL is set, else pglite
+  --concurrency <n>               pieces in flight in the SDK (default 8, the SDK's own default)
+  --json <file>                   write the JSON document there instead of printing it
+  --smoke                         tiny sizes and 5 MiB parts: seconds, for CI`;
+
+interface Options {
+  sizeMiB: number;
+  storages: StorageDriver[];
+  database: DatabaseDriver;
+  concurrency: number;
+  json: string | undefined;
+  smoke: boolean;
+  /** The server's part size; its default (64 MiB) unless smoke, where 5 MiB still makes a multipart upload. */
+  partSize: number | undefined;
+}
+
+class UsageError extends Error {}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    // `pnpm run memory -- --size 1` passes the "--" on.
+    args: argv[0] === "--" ? argv.slice(1) : argv,
+    options: {
+      size: { type: "string" },
+      storage: { type: "string", default: "both" },
+      database: { type: "string" },
+      concurrency: { type: "string", default: "8" },
+      json: { type: "string" },
+      smoke: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const positive = (name: string, text: string) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, not ${text}`);
+    return n;
+  };
+  const storage = values.storage;
+  if (storage !== "local" && storage !== "s3" && storage !== "both") {
+    throw new UsageError(`--storage must be local, s3 or both, not ${storage}`);
+  }
+  // TEST_DATABASE_URL is where testkit creates (and drops) a database of its own.
+  const database = values.database ?? (process.env.TEST_DATABASE_URL ? "postgres" : "pglite");
+  if (database !== "pglite" && database !== "postgres") {
+    throw new UsageError(`--database must be pglite or postgres, not ${database}`);
+  }
+  if (database === "postgres" && !process.env.TEST_DATABASE_URL) {
+    throw new UsageError("--database postgres needs TEST_DATABASE_URL (postgres://user@host:port/any-database)");
+  }
+  return {
+    sizeMiB: positive("size", values.size ?? (values.smoke ? "16" : "4096")),
+    storages: storage === "both" ? ["local", "s3"] : [storage],
+    database,
+    concurrency: positive("concurrency", values.concurrency),
+    // pnpm runs the script in bench/; a relative path is meant from where the command was typed.
+    json: values.json && resolve(process.env.INIT_CWD ?? process.cwd(), values.json),
+    smoke: values.smoke,
+    partSize: values.smoke ? 5 * MiB : undefined,
+  };
+}
+
+const log = (line: string) => console.error(`[memory] ${line}`);
+
+async function main(options: Options): Promise<void> {
+  if (process.platform !== "linux") throw new Error("this benchmark reads /proc/<pid>/status: it runs on Linux only");
+  const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
+  const [server, upload, s3] = await bundle([here("server.ts"), here("upload.ts"), here("s3.ts")]);
+  const scripts = { server: server!, upload: upload!, s3: s3! };
+
+  const work = await mkdtemp(join(tmpdir(), "methodic-bench-memory-"));
+  const removeWork = () => rmSync(work, { recursive: true, force: true });
+  // Ctrl-C: the children clean up after themselves (they see it too), the file is ours to remove.
+  process.once("SIGINT", () => {
+    removeWork();
+    process.exit(130);
+  });
+  try {
+    const directory = join(work, "checkpoint");
+    const sizeBytes = options.sizeMiB * MiB;
+    log(`writing ${options.sizeMiB} MiB of random bytes to ${directory}`);
+    await writeRandomFile(join(directory, "model.bin"), sizeBytes);
+
+    const results: Measurement[] = [];
+    for (const storage of options.storages) {
+      log(`${storage} storage, ${options.database}: uploading ${options.sizeMiB} MiB`);
+      const { database, concurrency, partSize } = options;
+      const result = await measure(scripts, { storage, database, directory, sizeBytes, concurrency, partSize });
+      log(
+        `${storage}: ${result.seconds} s, SDK peak ${result.sdk.peakRss} MiB, server peak ${result.server.peakRss} MiB`,
+      );
+      results.push(result);
+    }
+
+    const document = {
+      benchmark: "memory",
+      date: new Date().toISOString(),
+      machine: {
+        node: process.version,
+        kernel: release(),
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model,
+        memoryMiB: Math.round(totalmem() / MiB),
+      },
+      options: {
+        sizeMiB: options.sizeMiB,
+        storage: options.storages,
+        database: options.database,
+        concurrency: options.concurrency,
+        partSizeBytes: options.partSize ?? null,
+        smoke: options.smoke,
+      },
+      unit: "MiB",
+      targets: TARGETS.map(({ name, database, limit }) => ({ name, database: database ?? "any", limit })),
+      results,
+      verdicts: verdicts(results),
+    };
+    console.log(formatReport(results));
+    if (options.json) {
+      await writeFile(options.json, `${JSON.stringify(document, null, 2)}\n`);
+      log(`wrote ${options.json}`);
+    } else {
+      console.log(`\n${JSON.stringify(document, null, 2)}`);
+    }
+  } finally {
+    removeWork();
+  }
+}
+
+try {
+  await main(parseOptions(process.argv.slice(2)));
+} catch (err) {
+  console.error(`[memory] ${err instanceof Error ? err.message : err}`);
+  if (err instanceof UsageError) console.error(USAGE);
+  process.exit(err instanceof UsageError ? 2 : 1);
+}
