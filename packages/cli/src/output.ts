@@ -72,20 +72,23 @@ export function progress(label: string, total: number, stream: NodeJS.WriteStrea
     const seconds = (Date.now() - started) / 1000;
     return seconds > 0 ? (done - (first ?? 0)) / seconds : 0;
   };
+  const eta = (done: number) => {
+    const speed = rate(done);
+    return speed > 0 ? `${Math.ceil((total - done) / speed)} s` : "-";
+  };
 
   if (stream.isTTY) {
     const bar = new SingleBar({
       stream,
-      format: `${label} [{bar}] {percentage}% | {done} / {size} | {rate}/s | ETA {eta_formatted}`,
-      barsize: 30,
+      format: `${label} [{bar}] {percentage}% | {done} / {size} | {rate}/s | ETA {eta}`,
+      barsize: 24,
       hideCursor: true,
-      etaBuffer: 50,
     });
-    bar.start(total, 0, { done: bytes(0), size: bytes(total), rate: bytes(0) });
+    bar.start(total, 0, { done: bytes(0), size: bytes(total), rate: bytes(0), eta: "-" });
     return {
       update(done) {
         first ??= done;
-        bar.update(done, { done: bytes(done), rate: bytes(rate(done)) });
+        bar.update(done, { done: bytes(done), rate: bytes(rate(done)), eta: eta(done) });
       },
       stop: () => bar.stop(),
     };
@@ -93,10 +96,8 @@ export function progress(label: string, total: number, stream: NodeJS.WriteStrea
 
   let lastLine = 0;
   const line = (done: number) => {
-    const speed = rate(done);
-    const eta = speed > 0 ? `, ETA ${Math.ceil((total - done) / speed)} s` : "";
     const pct = total > 0 ? Math.floor((100 * done) / total) : 100;
-    stream.write(`${label}: ${bytes(done)} of ${bytes(total)} (${pct}%), ${bytes(speed)}/s${eta}\n`);
+    stream.write(`${label}: ${bytes(done)} of ${bytes(total)} (${pct}%), ${bytes(rate(done))}/s, ETA ${eta(done)}\n`);
     lastLine = Date.now();
   };
   let latest = 0;
