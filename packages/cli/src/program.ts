@@ -12,6 +12,7 @@ export function buildProgram(): Command {
     .option("--url <url>", "the server (else METHODIC_URL, else the credentials file)")
     .option("--token <token>", "the API token (else METHODIC_TOKEN, else the credentials file)")
     .option("--verbose", "print stack traces with errors")
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .showHelpAfterError("(add --help for usage)")
     .showSuggestionAfterError();

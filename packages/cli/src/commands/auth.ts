@@ -7,6 +7,7 @@ import { printJson, printTable, when } from "../output.js";
 export function registerAuth(program: Command): void {
   program
     .command("login")
+    .summary("check a server and token, and store them for later commands")
     .description(`check a server and token, and store them in ${credentialsPath()}`)
     .action(async (_options, command: Command) => {
       const { url, token } = command.optsWithGlobals<GlobalOptions>();

@@ -8,6 +8,7 @@ import { Failure } from "../errors.js";
 export function registerServe(program: Command): void {
   program
     .command("serve")
+    .summary("run Chronicle (the embedded default unless configured otherwise)")
     .description(
       "run Chronicle: on the embedded default (PGlite and the local disk in --data-dir) unless the " +
         "environment names PostgreSQL (DATABASE_URL) or S3 (S3_BUCKET); writes your credentials file " +

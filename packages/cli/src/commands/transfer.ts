@@ -5,7 +5,7 @@ import { NotFoundError } from "@methodic/sdk";
 import { type Command, Option } from "commander";
 import { chronicleFor, parseJsonObject, parsePositive, parseRunRef, type RunRef } from "../context.js";
 import { Failure, UsageError } from "../errors.js";
-import { bytes, printJson, printRecord, progress } from "../output.js";
+import { bytes, type Progress, printJson, printRecord, progress } from "../output.js";
 
 /** `$XDG_STATE_HOME/methodic/uploads.sqlite`: where interrupted uploads are found again. */
 function defaultTrackerPath(): string {
@@ -23,6 +23,7 @@ function onInterrupt(message: string): void {
 export function registerTransfer(program: Command): void {
   program
     .command("upload")
+    .summary("upload a directory as one asset of a run, resumably")
     .description(
       "upload a directory (a checkpoint) as one asset of a running or lost run; run the same command " +
         "again after an interruption and it resumes",
@@ -59,7 +60,7 @@ export function registerTransfer(program: Command): void {
       const tracker = new UploadTracker({ dbPath: options.tracker });
       onInterrupt("run the same command again to resume the upload.");
 
-      const pending = tracker
+      const resuming = tracker
         .pending()
         .find(
           (u) =>
@@ -69,7 +70,7 @@ export function registerTransfer(program: Command): void {
             u.variation === ref.variation &&
             u.run === ref.run,
         );
-      if (pending) process.stderr.write(`resuming the interrupted upload of asset ${pending.assetId}\n`);
+      if (resuming) process.stderr.write(`resuming the interrupted upload of asset ${resuming.assetId}\n`);
       process.stderr.write(`hashing ${dir}...\n`);
       const upload = run.uploadDirectoryAsync(dir, {
         asset_type: options.type,
@@ -78,7 +79,7 @@ export function registerTransfer(program: Command): void {
         concurrency: options.concurrency,
         uploadTracker: tracker,
       });
-      let bar: ReturnType<typeof progress> | undefined;
+      let bar: Progress | undefined;
       upload.on("progress", ({ bytesSent, totalBytes }) => {
         if (!bar) {
           if (bytesSent > 0) process.stderr.write(`${bytes(bytesSent)} of asset ${upload.assetId} already stored\n`);
@@ -86,21 +87,17 @@ export function registerTransfer(program: Command): void {
         }
         bar.update(bytesSent);
       });
-      try {
-        const asset = await upload.done;
+      const asset = await upload.done.finally(() => {
         bar?.stop();
-        if (options.json) printJson(asset);
-        else process.stdout.write(`${asset.id} ready: ${asset.components.length} files, ${bytes(asset.size)}\n`);
-      } catch (err) {
-        bar?.stop();
-        throw err;
-      } finally {
         tracker.close();
-      }
+      });
+      if (options.json) printJson(asset);
+      else process.stdout.write(`${asset.id} ready: ${asset.components.length} files, ${bytes(asset.size)}\n`);
     });
 
   program
     .command("download")
+    .summary("download an asset's files, verified")
     .description("download a ready asset's files into a directory, each checked against its sha256")
     .argument("<asset-id>")
     .argument("<dir>", "created if missing; files already right are kept")
@@ -111,14 +108,10 @@ export function registerTransfer(program: Command): void {
       if (asset.inline) throw new Failure(`asset ${assetId} is inline JSON: read it at /v1/assets/${assetId}/content.`);
       onInterrupt("run the same command again to resume the download.");
       const bar = progress(`downloading ${assetId}`, asset.size);
-      try {
-        const files = await chronicle.downloadAsset(assetId, dir, { onProgress: (p) => bar.update(p.bytes) });
-        bar.stop();
-        if (options.json) printJson(files);
-        else printRecord({ asset: asset.id, files: files.length, size: bytes(asset.size), into: dir });
-      } catch (err) {
-        bar.stop();
-        throw err;
-      }
+      const files = await chronicle
+        .downloadAsset(assetId, dir, { onProgress: (p) => bar.update(p.bytes) })
+        .finally(() => bar.stop());
+      if (options.json) printJson(files);
+      else printRecord({ asset: asset.id, files: files.length, size: bytes(asset.size), into: dir });
     });
 }
