@@ -129,6 +129,14 @@ describe("latest_output", () => {
     expect(asset).toEqual(await rest(`/v1/assets/${newest.id}`));
     expect(asset.components.map((c) => c.path).sort()).toEqual(["optimizer.json", "weights.bin"]);
   });
+
+  test("get_asset_content reads an environment snapshot; a checkpoint has none to read", async () => {
+    const [environment] = await chronicle.listOutputs(EXP, { variation: "lr-2", asset_type: "environment" }).all();
+    expect(await mcp.json("get_asset_content", { asset_id: environment!.id })).toEqual({ node: process.version });
+    const files = await mcp.call("get_asset_content", { asset_id: checkpoints[0]!.id });
+    expect(files.isError).toBe(true);
+    expect(textOf(files)).toMatch(/\(HTTP 409\)/);
+  });
 });
 
 describe("inputs", () => {

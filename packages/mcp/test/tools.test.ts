@@ -35,6 +35,7 @@ const REQUIRED: Record<string, string[]> = {
   link_input: ["experiment_id", "variation", "asset_id"],
   unlink_input: ["experiment_id", "variation", "asset_id"],
   get_asset: ["asset_id"],
+  get_asset_content: ["asset_id"],
 };
 
 describe("tools/list", () => {

@@ -68,4 +68,18 @@ export function registerAssetTools(server: McpServer, chronicle: Chronicle): voi
     },
     ({ asset_id }) => answer(() => chronicle.getAsset(asset_id)),
   );
+
+  server.registerTool(
+    "get_asset_content",
+    {
+      title: "Read an inline asset",
+      description:
+        "Reads the JSON an inline asset was stored with: a run's environment snapshot (library versions, " +
+        "hardware, git SHA, resolved hyperparameters) or a trainer config. File assets such as " +
+        "checkpoints have no inline content (an asset_not_inline error).",
+      inputSchema: { asset_id: AssetId },
+      annotations: readOnly,
+    },
+    ({ asset_id }) => answer(() => chronicle.getAssetContent(asset_id)),
+  );
 }
