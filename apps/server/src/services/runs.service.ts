@@ -14,6 +14,7 @@ import { findVariation, insertVariation } from "../db/queries/variations.js";
 import { ApiError, experimentNotFound, invalidRequest, runNotFound, variationNotFound } from "../errors.js";
 import { decodeCursor, toPage } from "../lib/cursor.js";
 import { assertExperimentExists } from "./experiments.service.js";
+import { heartbeatBatcher } from "./heartbeat-batcher.js";
 
 export interface RunRef {
   exp: string;
@@ -126,7 +127,8 @@ export async function missingRun(db: Db, ref: RunRef): Promise<ApiError> {
 }
 
 export async function heartbeat(db: Db, ref: RunRef): Promise<Heartbeat> {
-  const beat = await q.heartbeat(db, keyOf(ref));
+  // Coalesced with the other heartbeats in flight: the hot path's cost is the database's commits.
+  const beat = await heartbeatBatcher(db).beat(keyOf(ref));
   if (beat) return { state: beat.state, last_heartbeat_at: beat.lastHeartbeatAt.toISOString() };
   const row = await q.findRun(db, keyOf(ref));
   throw row ? runFinished(row) : await missingRun(db, ref);

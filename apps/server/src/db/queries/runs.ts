@@ -1,5 +1,5 @@
 import type { RunState } from "@methodic/contract";
-import { and, desc, eq, getTableColumns, inArray, lt, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, inArray, lt, param, sql } from "drizzle-orm";
 import type { SortKey } from "../../lib/cursor.js";
 import type { Db } from "../client.js";
 import { runs } from "../schema/index.js";
@@ -67,6 +67,40 @@ export async function heartbeat(db: Db, key: RunKey): Promise<{ state: RunState;
     .where(and(isRun(key), inArray(runs.state, LIVE)))
     .returning({ state: runs.state, lastHeartbeatAt: runs.lastHeartbeatAt });
   return row;
+}
+
+export interface Beat extends RunKey {
+  state: RunState;
+  lastHeartbeatAt: Date;
+}
+
+/**
+ * heartbeat() for many runs in one statement (and one commit): the runs that exist and are live come
+ * back, beaten; the others are left out. Keys go in as three arrays, so the statement text is always
+ * the same whatever the count.
+ */
+export async function heartbeatMany(db: Db, keys: RunKey[]): Promise<Beat[]> {
+  const result = (await db.execute(sql`
+    update runs set state = 'running', last_heartbeat_at = now()
+    from unnest(
+      ${param(keys.map((k) => k.experimentId))}::text[],
+      ${param(keys.map((k) => k.variation))}::text[],
+      ${param(keys.map((k) => k.run))}::int[]
+    ) as beat(experiment_id, variation, run)
+    where runs.experiment_id = beat.experiment_id and runs.variation = beat.variation and runs.run = beat.run
+      and runs.state in ('running', 'lost')
+    returning runs.experiment_id, runs.variation, runs.run, runs.state,
+      to_char(runs.last_heartbeat_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as last_heartbeat_at
+  `)) as unknown as {
+    rows: { experiment_id: string; variation: string; run: number; state: RunState; last_heartbeat_at: string }[];
+  };
+  return result.rows.map((row) => ({
+    experimentId: row.experiment_id,
+    variation: row.variation,
+    run: Number(row.run),
+    state: row.state,
+    lastHeartbeatAt: new Date(row.last_heartbeat_at),
+  }));
 }
 
 export type Ending =
