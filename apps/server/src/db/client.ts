@@ -7,6 +7,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
+import { pgliteWasmModule } from "../lib/pglite-wasm.js";
 import * as schema from "./schema/index.js";
 
 /** The drizzle handle both drivers share: queries are written once against it. */
@@ -88,6 +89,7 @@ export async function migratePostgres(pool: pg.Pool): Promise<void> {
 
 async function openPglite(dataDir: string | null, from: Blob | undefined): Promise<Database> {
   const client = await PGlite.create({
+    pgliteWasmModule: await pgliteWasmModule(),
     ...(dataDir !== null && { dataDir }),
     ...(from && { loadDataDir: from }),
   });
