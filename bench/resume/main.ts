@@ -1,0 +1,438 @@
+// Resume waste: an uploading process is killed with SIGKILL at a random time during a checkpoint
+// upload, a second process resumes the upload through the same upload tracker, and the bytes sent to
+// storage twice are counted by a proxy in front of storage. Repeated; see README.md.
+import { rmSync } from "node:fs";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { cpus, release, tmpdir, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import type { DatabaseDriver, StorageDriver } from "@methodic/testkit";
+import { bundle, Child } from "../lib/children.js";
+import { MiB } from "../lib/proc.js";
+import { markdownTable } from "../lib/table.js";
+import { checkpointShape, writeCheckpoint } from "../lib/upload-checkpoint.js";
+import { CountingProxy } from "../lib/upload-proxy.js";
+import { emptyBucket } from "../lib/upload-s3.js";
+import type { UploadServerOptions, UploadServerReady } from "../lib/upload-server.js";
+import { formatBytes, median, round } from "../lib/upload-stats.js";
+import type { S3Ready } from "../memory/s3.js";
+import type { UploaderMessage, UploaderOptions } from "./uploader.js";
+
+const USAGE = `usage: pnpm --filter @methodic/bench resume [options]
+  --size <MiB>                   checkpoint size (default 1024; 32 with --smoke): one file of 3/4 of
+                                 it and twelve smaller ones
+  --part-size <MiB>              the server's part size (default 16; 5 with --smoke)
+  --repetitions <n>              kills and resumes per storage driver (default 10; 2 with --smoke)
+  --storage local|s3|both        storage driver(s) (default both)
+  --concurrency <n>              pieces in flight in the SDK (default 8)
+  --seed <n>                     seed of the random kill times (default: the time)
+  --database pglite|postgres     default postgres when TEST_DATABASE_URL is set, else pglite
+  --json <file>                  write the JSON document there instead of printing it
+  --smoke                        tiny sizes, two repetitions: seconds, for CI`;
+
+interface Options {
+  sizeMiB: number;
+  partSize: number;
+  repetitions: number;
+  storages: StorageDriver[];
+  concurrency: number;
+  seed: number;
+  database: DatabaseDriver;
+  json: string | undefined;
+  smoke: boolean;
+}
+
+class UsageError extends Error {}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv[0] === "--" ? argv.slice(1) : argv,
+    options: {
+      size: { type: "string" },
+      "part-size": { type: "string" },
+      repetitions: { type: "string" },
+      storage: { type: "string", default: "both" },
+      concurrency: { type: "string", default: "8" },
+      seed: { type: "string" },
+      database: { type: "string" },
+      json: { type: "string" },
+      smoke: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const positive = (name: string, text: string) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, not ${text}`);
+    return n;
+  };
+  const storage = values.storage;
+  if (storage !== "local" && storage !== "s3" && storage !== "both") {
+    throw new UsageError(`--storage must be local, s3 or both, not ${storage}`);
+  }
+  const database = values.database ?? (process.env.TEST_DATABASE_URL ? "postgres" : "pglite");
+  if (database !== "pglite" && database !== "postgres") {
+    throw new UsageError(`--database must be pglite or postgres, not ${database}`);
+  }
+  if (database === "postgres" && !process.env.TEST_DATABASE_URL) {
+    throw new UsageError("--database postgres needs TEST_DATABASE_URL (postgres://user@host:port/any-database)");
+  }
+  const partSizeMiB = positive("part-size", values["part-size"] ?? (values.smoke ? "5" : "16"));
+  if (partSizeMiB < 5) throw new UsageError("--part-size must be at least 5 (MiB): S3's smallest part");
+  return {
+    sizeMiB: positive("size", values.size ?? (values.smoke ? "32" : "1024")),
+    partSize: partSizeMiB * MiB,
+    repetitions: positive("repetitions", values.repetitions ?? (values.smoke ? "2" : "10")),
+    storages: storage === "both" ? ["local", "s3"] : [storage],
+    concurrency: positive("concurrency", values.concurrency),
+    seed: values.seed === undefined ? Date.now() % 2 ** 31 : positive("seed", values.seed),
+    database,
+    json: values.json && resolve(process.env.INIT_CWD ?? process.cwd(), values.json),
+    smoke: values.smoke,
+  };
+}
+
+const log = (line: string) => console.error(`[resume] ${line}`);
+
+/** mulberry32: a small seeded generator, so that a run's kill times can be drawn again. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+interface Repetition {
+  storage: StorageDriver;
+  repetition: number;
+  /** When the first process was killed, in seconds after its asset existed. */
+  killedAfter: number;
+  /** ... as a share of the calibrated upload time. */
+  killedAt: number;
+  /** PUT requests open at the proxy when the kill came. */
+  putsInFlight: number;
+  /** ... of which storage had the whole body already (waiting for its answer). */
+  putsWholeAtKill: number;
+  /** Bytes the killed process had sent to storage. */
+  firstBytes: number;
+  /** Bytes the resuming process sent. */
+  resumeBytes: number;
+  /** firstBytes + resumeBytes - the checkpoint's size. */
+  sentTwice: number;
+  resumeSeconds: number;
+  /** Tries that ended before their kill came (drawn again). */
+  finishedBeforeKill: number;
+}
+
+interface Scripts {
+  server: string;
+  s3: string;
+  uploader: string;
+}
+
+function ready(message: UploaderMessage, totalBytes: number): Extract<UploaderMessage, { event: "done" }> {
+  if (message.event !== "done") throw new Error(`the uploader said ${message.event}, not done`);
+  if (message.asset.state !== "ready" || message.asset.size !== totalBytes) {
+    throw new Error(`asset ${message.asset.id} ended ${message.asset.state} with ${message.asset.size} bytes`);
+  }
+  return message;
+}
+
+async function measure(
+  scripts: Scripts,
+  options: Options,
+  storage: StorageDriver,
+  work: string,
+  directory: string,
+  totalBytes: number,
+): Promise<{ calibration: { seconds: number; bytes: number }; repetitions: Repetition[] }> {
+  const children: Child[] = [];
+  const proxy = new CountingProxy();
+  const draw = random(options.seed + (storage === "s3" ? 1 : 0));
+  try {
+    const proxyUrl = await proxy.listen();
+    let s3: S3Ready | undefined;
+    if (storage === "s3") {
+      const child = new Child("s3rver", scripts.s3);
+      children.push(child);
+      s3 = await child.message<S3Ready>();
+      proxy.setUpstream(s3.endpoint);
+    }
+    // Storage URLs are signed for the proxy, so that every byte sent to storage passes through it.
+    const serverOptions: UploadServerOptions = {
+      database: options.database,
+      partSize: options.partSize,
+      ...(s3 && { s3 }),
+      env: s3 ? { S3_PUBLIC_ENDPOINT: proxyUrl } : { METHODIC_PUBLIC_URL: proxyUrl },
+    };
+    const server = new Child("server", scripts.server, [JSON.stringify(serverOptions)]);
+    children.push(server);
+    const { url, token } = await server.message<UploadServerReady>(120_000);
+    if (!s3) proxy.setUpstream(url);
+
+    const timeoutMs = Math.max(120_000, (totalBytes / (2 * MiB)) * 1000);
+    let runIndex = 0;
+    const uploader = (mode: UploaderOptions["mode"], run: number, trackerPath: string) => {
+      const uploaderOptions: UploaderOptions = {
+        mode,
+        url,
+        token,
+        experiment: `bench-resume-${storage}`,
+        run,
+        directory,
+        trackerPath,
+        concurrency: options.concurrency,
+      };
+      const child = new Child(`uploader (${mode})`, scripts.uploader, [JSON.stringify(uploaderOptions)]);
+      children.push(child);
+      return child;
+    };
+    const finish = async (child: Child) => {
+      await child.stop();
+      children.splice(children.indexOf(child), 1);
+    };
+
+    // Calibration: one upload left alone, for the time over which kills are drawn, and as a check that
+    // an uninterrupted upload sends each byte once.
+    proxy.take();
+    const calibrating = uploader("first", runIndex++, join(work, "tracker-calibration.sqlite"));
+    await calibrating.message<UploaderMessage>();
+    const calibrated = ready(await calibrating.message<UploaderMessage>(timeoutMs), totalBytes);
+    await finish(calibrating);
+    const calibration = { seconds: round(calibrated.seconds, 3), bytes: proxy.take().putBytes };
+    log(`${storage}: an uninterrupted upload took ${calibration.seconds} s and sent ${calibration.bytes} bytes`);
+    if (s3) await emptyBucket(s3.endpoint, s3.bucket);
+
+    const repetitions: Repetition[] = [];
+    for (let repetition = 1; repetition <= options.repetitions; repetition++) {
+      let finishedBeforeKill = 0;
+      for (;;) {
+        const run = runIndex++;
+        const trackerPath = join(work, `tracker-${storage}-${run}.sqlite`);
+        proxy.take();
+        const first = uploader("first", run, trackerPath);
+        const created = await first.message<UploaderMessage>();
+        if (created.event !== "created") throw new Error(`the uploader said ${created.event}, not created`);
+        const killedAt = draw();
+        const delayMs = killedAt * calibration.seconds * 1000;
+        const createdAt = performance.now();
+        const outcome = await Promise.race([
+          sleep(delayMs).then(() => "kill" as const),
+          // Once killed, the child's output ends and this rejects: that is expected, not a failure.
+          first.message<UploaderMessage>(timeoutMs).then(
+            () => "finished" as const,
+            () => "gone" as const,
+          ),
+        ]);
+        if (outcome === "gone") throw new Error("the first uploader exited before its kill");
+        if (outcome === "finished") {
+          // The upload won the race: nothing to resume. Draw again on a fresh run.
+          finishedBeforeKill++;
+          await finish(first);
+          if (finishedBeforeKill >= 5) throw new Error("five uploads in a row finished before their kill");
+          continue;
+        }
+        const killedAfter = (performance.now() - createdAt) / 1000;
+        const putsInFlight = proxy.openPuts;
+        const putsWholeAtKill = proxy.openPutsWhole;
+        first.process.kill("SIGKILL");
+        await finish(first);
+        // Let the proxy see the connections of the dead process close.
+        await sleep(200);
+        const firstBytes = proxy.take().putBytes;
+
+        const resumer = uploader("resume", run, trackerPath);
+        const resumed = ready(await resumer.message<UploaderMessage>(timeoutMs), totalBytes);
+        await finish(resumer);
+        if (resumed.asset.id !== created.assetId) {
+          throw new Error(`the resume made asset ${resumed.asset.id}, not the killed one's ${created.assetId}`);
+        }
+        if (resumed.resumed !== 1) throw new Error(`the tracker resumed ${resumed.resumed} uploads, not 1`);
+        const resumeBytes = proxy.take().putBytes;
+        const sentTwice = firstBytes + resumeBytes - totalBytes;
+        repetitions.push({
+          storage,
+          repetition,
+          killedAfter: round(killedAfter, 3),
+          killedAt: round(killedAt, 3),
+          putsInFlight,
+          putsWholeAtKill,
+          firstBytes,
+          resumeBytes,
+          sentTwice,
+          resumeSeconds: round(resumed.seconds, 3),
+          finishedBeforeKill,
+        });
+        log(
+          `${storage} ${repetition}/${options.repetitions}: killed ${round(killedAfter)} s in with ${putsInFlight} PUTs open; ` +
+            `sent twice ${formatBytes(sentTwice)}`,
+        );
+        if (s3) await emptyBucket(s3.endpoint, s3.bucket);
+        break;
+      }
+    }
+    return { calibration, repetitions };
+  } finally {
+    // The proxy first: its idle keep-alive connections would hold up the server's close.
+    await proxy.close();
+    for (const child of children.reverse()) await child.stop();
+  }
+}
+
+function formatReport(
+  repetitions: Repetition[],
+  bound: number,
+  totalBytes: number,
+  calibrations: { storage: StorageDriver; seconds: number; bytes: number }[],
+): string {
+  const perRepetition = markdownTable(
+    [
+      "storage",
+      "#",
+      "killed after",
+      "PUTs open (body whole)",
+      "sent before kill",
+      "sent by resume",
+      "sent twice",
+      "resume took",
+    ],
+    repetitions.map((r) => [
+      r.storage,
+      String(r.repetition),
+      `${r.killedAfter.toFixed(2)} s (${Math.round(r.killedAt * 100)}%)`,
+      `${r.putsInFlight} (${r.putsWholeAtKill})`,
+      formatBytes(r.firstBytes),
+      formatBytes(r.resumeBytes),
+      formatBytes(r.sentTwice),
+      `${r.resumeSeconds.toFixed(2)} s`,
+    ]),
+  );
+  const storages = [...new Set(repetitions.map((r) => r.storage))];
+  const summary = markdownTable(
+    [
+      "storage",
+      "uninterrupted upload",
+      "repetitions",
+      "median sent twice",
+      "max sent twice",
+      "bound (8 x part size)",
+      "verdict",
+    ],
+    storages.map((storage) => {
+      const of = repetitions.filter((r) => r.storage === storage);
+      const calibration = calibrations.find((c) => c.storage === storage);
+      const max = Math.max(...of.map((r) => r.sentTwice));
+      return [
+        storage,
+        calibration ? `${calibration.seconds.toFixed(2)} s, ${formatBytes(calibration.bytes)} sent` : "-",
+        String(of.length),
+        formatBytes(median(of.map((r) => r.sentTwice))),
+        formatBytes(max),
+        formatBytes(bound),
+        max <= bound ? "met" : "MISSED",
+      ];
+    }),
+  );
+  return [
+    `Resume waste: a ${formatBytes(totalBytes)} checkpoint upload killed (SIGKILL) at a random time, then resumed`,
+    "",
+    perRepetition,
+    "",
+    "Target (project issue): never more than the pieces in flight",
+    "",
+    summary,
+  ].join("\n");
+}
+
+async function main(options: Options): Promise<void> {
+  const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
+  const [server, s3, uploader] = await bundle([
+    here("../lib/upload-server.ts"),
+    here("../memory/s3.ts"),
+    here("uploader.ts"),
+  ]);
+  const scripts: Scripts = { server: server!, s3: s3!, uploader: uploader! };
+
+  const work = await mkdtemp(join(tmpdir(), "methodic-bench-resume-"));
+  const removeWork = () => rmSync(work, { recursive: true, force: true });
+  process.once("SIGINT", () => {
+    removeWork();
+    process.exit(130);
+  });
+  try {
+    const directory = join(work, "checkpoint");
+    const shape = checkpointShape(options.sizeMiB / 2048);
+    log(`writing a ${options.sizeMiB} MiB checkpoint (${shape.length} files of random bytes) to ${directory}`);
+    const { totalBytes } = await writeCheckpoint(directory, shape);
+    const bound = options.concurrency * options.partSize;
+
+    const repetitions: Repetition[] = [];
+    const calibrations: { storage: StorageDriver; seconds: number; bytes: number }[] = [];
+    for (const storage of options.storages) {
+      log(
+        `${storage} storage, ${options.database}: ${options.repetitions} kill(s) and resume(s), seed ${options.seed}`,
+      );
+      const result = await measure(scripts, options, storage, work, directory, totalBytes);
+      calibrations.push({ storage, ...result.calibration });
+      repetitions.push(...result.repetitions);
+    }
+    const verdicts = options.storages.map((storage) => {
+      const max = Math.max(...repetitions.filter((r) => r.storage === storage).map((r) => r.sentTwice));
+      return { storage, maxSentTwice: max, bound, met: max <= bound };
+    });
+    const document = {
+      benchmark: "resume",
+      date: new Date().toISOString(),
+      machine: {
+        node: process.version,
+        kernel: release(),
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model,
+        memoryMiB: Math.round(totalmem() / MiB),
+      },
+      options: {
+        sizeMiB: options.sizeMiB,
+        files: shape,
+        totalBytes,
+        partSizeBytes: options.partSize,
+        repetitions: options.repetitions,
+        storage: options.storages,
+        concurrency: options.concurrency,
+        seed: options.seed,
+        database: options.database,
+        smoke: options.smoke,
+      },
+      unit: "bytes",
+      boundBytes: bound,
+      calibrations,
+      repetitions,
+      verdicts,
+    };
+    console.log(formatReport(repetitions, bound, totalBytes, calibrations));
+    if (options.json) {
+      await writeFile(options.json, `${JSON.stringify(document, null, 2)}\n`);
+      log(`wrote ${options.json}`);
+    } else {
+      console.log(`\n${JSON.stringify(document, null, 2)}`);
+    }
+  } finally {
+    removeWork();
+  }
+}
+
+try {
+  await main(parseOptions(process.argv.slice(2)));
+} catch (err) {
+  console.error(`[resume] ${err instanceof Error ? err.message : err}`);
+  if (err instanceof UsageError) console.error(USAGE);
+  process.exit(err instanceof UsageError ? 2 : 1);
+}
