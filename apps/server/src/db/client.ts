@@ -1,3 +1,6 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { sql } from "drizzle-orm";
@@ -87,11 +90,39 @@ export async function migratePostgres(pool: pg.Pool): Promise<void> {
   }
 }
 
+/** A dump of a freshly migrated PGlite database, made by the build (see build-seed.ts). */
+export const pgliteSeedPath = fileURLToPath(new URL("../pglite-seed.tar.gz", import.meta.url));
+
+/** An empty database with every migration applied, dumped: what a new data dir starts from. */
+export async function makePgliteSeed(): Promise<Blob> {
+  const client = await PGlite.create({ pgliteWasmModule: await pgliteWasmModule() });
+  try {
+    await migratePglite(drizzlePglite(client, drizzleOptions), { migrationsFolder });
+    return await client.dumpDataDir("gzip");
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * What a new data dir starts from: the build's seed, which skips initdb and the migrations (some
+ * seconds, most of a first start); without one (running from source), PGlite's initdb.
+ */
+async function seedFor(dataDir: string): Promise<Blob | undefined> {
+  if (existsSync(join(dataDir, "PG_VERSION"))) return undefined;
+  try {
+    return new Blob([await readFile(pgliteSeedPath)]);
+  } catch {
+    return undefined;
+  }
+}
+
 async function openPglite(dataDir: string | null, from: Blob | undefined): Promise<Database> {
+  const start = from ?? (dataDir === null ? undefined : await seedFor(dataDir));
   const client = await PGlite.create({
     pgliteWasmModule: await pgliteWasmModule(),
     ...(dataDir !== null && { dataDir }),
-    ...(from && { loadDataDir: from }),
+    ...(start && { loadDataDir: start }),
   });
   try {
     const db = drizzlePglite(client, drizzleOptions);
