@@ -3,13 +3,12 @@
 // the same database, and a bare Fastify route answering from memory. See README.md.
 import { execFileSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
-import { cpus, release, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { DatabaseDriver } from "@methodic/testkit";
 import { bundle, Child } from "../lib/children.js";
-import { MiB } from "../lib/proc.js";
+import { argsOf, databasesOf, integer, machine, runMain, UsageError } from "../lib/cli.js";
 import type { BareReady } from "./bare.js";
 import { bare, cycles, heartbeats, type LoadResult, type Target } from "./load.js";
 import { findServerDatabase, pgbench } from "./pgbench.js";
@@ -40,13 +39,11 @@ interface Options {
   smoke: boolean;
 }
 
-class UsageError extends Error {}
-
 const ALL_SERIES = ["pgbench", "bare", "heartbeat", "cycle"];
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
-    args: argv[0] === "--" ? argv.slice(1) : argv,
+    args: argsOf(argv),
     options: {
       database: { type: "string" },
       connections: { type: "string" },
@@ -64,20 +61,8 @@ function parseOptions(argv: string[]): Options {
     console.log(USAGE);
     process.exit(0);
   }
-  const integer = (name: string, text: string, min: number) => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, not ${text}`);
-    return n;
-  };
   const smoke = values.smoke;
-  const database = values.database ?? (process.env.TEST_DATABASE_URL ? "both" : "pglite");
-  if (database !== "pglite" && database !== "postgres" && database !== "both") {
-    throw new UsageError(`--database must be pglite, postgres or both, not ${database}`);
-  }
-  const databases: DatabaseDriver[] = database === "both" ? ["postgres", "pglite"] : [database];
-  if (databases.includes("postgres") && !process.env.TEST_DATABASE_URL) {
-    throw new UsageError("--database postgres needs TEST_DATABASE_URL (postgres://user@host:port/any-database)");
-  }
+  const databases = databasesOf(values.database, { both: true, whenPostgres: "both" });
   const series = new Set(values.series.split(",").map((s) => s.trim()));
   const unknown = [...series].filter((s) => !ALL_SERIES.includes(s));
   if (unknown.length > 0) throw new UsageError(`--series takes ${ALL_SERIES.join(",")}, not ${unknown.join(",")}`);
@@ -182,12 +167,8 @@ async function main(options: Options): Promise<void> {
       benchmark: "api",
       date: new Date().toISOString(),
       machine: {
-        node: process.version,
+        ...machine(),
         postgres: postgresVersion(),
-        kernel: release(),
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model,
-        memoryMiB: Math.round(totalmem() / MiB),
       },
       options: {
         databases: options.databases,
@@ -227,10 +208,4 @@ function postgresVersion(): string | null {
   }
 }
 
-try {
-  await main(parseOptions(process.argv.slice(2)));
-} catch (err) {
-  console.error(`[api] ${err instanceof Error ? err.message : err}`);
-  if (err instanceof UsageError) console.error(USAGE);
-  process.exit(err instanceof UsageError ? 2 : 1);
-}
+await runMain("api", USAGE, () => main(parseOptions(process.argv.slice(2))));

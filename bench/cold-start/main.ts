@@ -2,11 +2,12 @@
 // apps/server/dist/server.js`) to the first 200 of /readyz, on an existing PGlite data dir, on a new one,
 // and on PostgreSQL. See README.md.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
+import { argsOf, integer, machine, runMain, UsageError } from "../lib/cli.js";
 import { markdownTable } from "../lib/table.js";
 import { type Launcher, type Start, timeStart } from "./start.js";
 
@@ -26,8 +27,6 @@ const LAUNCHERS: Record<string, Launcher> = { pnpm: "pnpm start", node: "node se
 /** The project issue's targets, for `pnpm start`; the node figures show the server's own share. */
 const TARGET_MS: Record<Case, number> = { "pglite-existing": 1500, "pglite-new": 5000, postgres: 1500 };
 
-class UsageError extends Error {}
-
 interface Options {
   rounds: number;
   cases: Case[];
@@ -39,7 +38,7 @@ interface Options {
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
-    args: argv[0] === "--" ? argv.slice(1) : argv,
+    args: argsOf(argv),
     options: {
       rounds: { type: "string" },
       cases: { type: "string" },
@@ -54,11 +53,6 @@ function parseOptions(argv: string[]): Options {
     console.log(USAGE);
     process.exit(0);
   }
-  const positive = (name: string, text: string) => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, not ${text}`);
-    return n;
-  };
   const cases = (values.cases ?? CASES.join(",")).split(",").map((c) => {
     if (!CASES.includes(c as Case)) throw new UsageError(`unknown case ${c}`);
     return c as Case;
@@ -74,10 +68,10 @@ function parseOptions(argv: string[]): Options {
     return launcher;
   });
   return {
-    rounds: positive("rounds", values.rounds ?? (values.smoke ? "1" : "5")),
+    rounds: integer("rounds", values.rounds ?? (values.smoke ? "1" : "5")),
     cases,
     launchers,
-    pollMs: positive("poll", values.poll),
+    pollMs: integer("poll", values.poll),
     json: values.json && resolve(process.env.INIT_CWD ?? process.cwd(), values.json),
     smoke: values.smoke,
   };
@@ -179,11 +173,7 @@ async function main(options: Options): Promise<void> {
       benchmark: "cold-start",
       date: new Date().toISOString(),
       machine: {
-        node: process.version,
-        kernel: release(),
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model,
-        memoryMiB: Math.round(totalmem() / 2 ** 20),
+        ...machine(),
         // The machine is shared: its 1-minute load average when the measurements began and ended.
         loadAverage: { start: loadStart, end: loadavg()[0] },
         postgres: database ? await serverVersion() : null,
@@ -307,10 +297,4 @@ async function serverVersion(): Promise<string> {
   }
 }
 
-try {
-  await main(parseOptions(process.argv.slice(2)));
-} catch (err) {
-  console.error(`[cold-start] ${err instanceof Error ? err.message : err}`);
-  if (err instanceof UsageError) console.error(USAGE);
-  process.exit(err instanceof UsageError ? 2 : 1);
-}
+await runMain("cold-start", USAGE, () => main(parseOptions(process.argv.slice(2))));

@@ -3,12 +3,13 @@
 // See ../README.md.
 import { rmSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
-import { cpus, release, tmpdir, totalmem } from "node:os";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { DatabaseDriver, StorageDriver } from "@methodic/testkit";
 import { bundle } from "../lib/children.js";
+import { argsOf, databasesOf, integer, machine, runMain, storagesOf } from "../lib/cli.js";
 import { MiB } from "../lib/proc.js";
 import { writeRandomFile } from "../lib/random-file.js";
 import { type Measurement, measure } from "./measure.js";
@@ -33,12 +34,9 @@ interface Options {
   partSize: number | undefined;
 }
 
-class UsageError extends Error {}
-
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
-    // `pnpm run memory -- --size 1` passes the "--" on.
-    args: argv[0] === "--" ? argv.slice(1) : argv,
+    args: argsOf(argv),
     options: {
       size: { type: "string" },
       storage: { type: "string", default: "both" },
@@ -53,28 +51,12 @@ function parseOptions(argv: string[]): Options {
     console.log(USAGE);
     process.exit(0);
   }
-  const positive = (name: string, text: string) => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, not ${text}`);
-    return n;
-  };
-  const storage = values.storage;
-  if (storage !== "local" && storage !== "s3" && storage !== "both") {
-    throw new UsageError(`--storage must be local, s3 or both, not ${storage}`);
-  }
-  // TEST_DATABASE_URL is where testkit creates (and drops) a database of its own.
-  const database = values.database ?? (process.env.TEST_DATABASE_URL ? "postgres" : "pglite");
-  if (database !== "pglite" && database !== "postgres") {
-    throw new UsageError(`--database must be pglite or postgres, not ${database}`);
-  }
-  if (database === "postgres" && !process.env.TEST_DATABASE_URL) {
-    throw new UsageError("--database postgres needs TEST_DATABASE_URL (postgres://user@host:port/any-database)");
-  }
+  const [database] = databasesOf(values.database) as [DatabaseDriver];
   return {
-    sizeMiB: positive("size", values.size ?? (values.smoke ? "16" : "4096")),
-    storages: storage === "both" ? ["local", "s3"] : [storage],
+    sizeMiB: integer("size", values.size ?? (values.smoke ? "16" : "4096")),
+    storages: storagesOf(values.storage),
     database,
-    concurrency: positive("concurrency", values.concurrency),
+    concurrency: integer("concurrency", values.concurrency),
     // pnpm runs the script in bench/; a relative path is meant from where the command was typed.
     json: values.json && resolve(process.env.INIT_CWD ?? process.cwd(), values.json),
     smoke: values.smoke,
@@ -118,11 +100,7 @@ async function main(options: Options): Promise<void> {
       benchmark: "memory",
       date: new Date().toISOString(),
       machine: {
-        node: process.version,
-        kernel: release(),
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model,
-        memoryMiB: Math.round(totalmem() / MiB),
+        ...machine(),
       },
       options: {
         sizeMiB: options.sizeMiB,
@@ -149,10 +127,4 @@ async function main(options: Options): Promise<void> {
   }
 }
 
-try {
-  await main(parseOptions(process.argv.slice(2)));
-} catch (err) {
-  console.error(`[memory] ${err instanceof Error ? err.message : err}`);
-  if (err instanceof UsageError) console.error(USAGE);
-  process.exit(err instanceof UsageError ? 2 : 1);
-}
+await runMain("memory", USAGE, () => main(parseOptions(process.argv.slice(2))));

@@ -2,11 +2,12 @@
 // migrated, then measures the latency of outputs/latest, outputs and runs lists through the API, from a
 // client in a process of its own. See README.md.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { bundle, Child } from "../lib/children.js";
+import { argsOf, databasesOf, integer, machine, runMain, UsageError } from "../lib/cli.js";
 import { markdownTable } from "../lib/table.js";
 import { connectPostgres, createDatabase, openPglite, type SqlConnection } from "./database.js";
 import type { LoadOptions, LoadRoute, RouteLatency } from "./load.js";
@@ -40,8 +41,6 @@ const ROUTES: LoadRoute[] = [
 /** The project issue's target: p99 of outputs/latest at most 10 ms. */
 const LATEST_P99_TARGET_MS = 10;
 
-class UsageError extends Error {}
-
 interface Options {
   databases: Driver[];
   scale: Scale;
@@ -54,7 +53,7 @@ interface Options {
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
-    args: argv[0] === "--" ? argv.slice(1) : argv,
+    args: argsOf(argv),
     options: {
       database: { type: "string" },
       assets: { type: "string" },
@@ -73,19 +72,9 @@ function parseOptions(argv: string[]): Options {
     process.exit(0);
   }
   const smoke = values.smoke;
-  const positive = (name: string, text: string | undefined, full: number, small: number) => {
-    const n = Number(text ?? (smoke ? small : full));
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, not ${text}`);
-    return n;
-  };
-  const database = values.database ?? (process.env.TEST_DATABASE_URL ? "postgres" : "pglite");
-  if (database !== "pglite" && database !== "postgres" && database !== "both") {
-    throw new UsageError(`--database must be pglite, postgres or both, not ${database}`);
-  }
-  const databases: Driver[] = database === "both" ? ["postgres", "pglite"] : [database];
-  if (databases.includes("postgres") && !process.env.TEST_DATABASE_URL) {
-    throw new UsageError("PostgreSQL needs TEST_DATABASE_URL (postgres://user@host:port/any-database)");
-  }
+  const positive = (name: string, text: string | undefined, full: number, small: number) =>
+    integer(name, text ?? String(smoke ? small : full));
+  const databases = databasesOf(values.database, { both: true });
   const scale: Scale = {
     assets: positive("assets", values.assets, 1_000_000, 10_000),
     runs: positive("runs", values.runs, 100_000, 1_000),
@@ -193,11 +182,7 @@ async function main(options: Options): Promise<void> {
     benchmark: "queries",
     date: new Date().toISOString(),
     machine: {
-      node: process.version,
-      kernel: release(),
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model,
-      memoryMiB: Math.round(totalmem() / 2 ** 20),
+      ...machine(),
       // The machine is shared: its 1-minute load average when the measurements began and ended.
       loadAverage: { start: loadStart, end: loadavg()[0] },
       postgres: postgresVersion,
@@ -332,10 +317,4 @@ function formatReport(results: Measurement[], options: Options): string {
   ].join("\n");
 }
 
-try {
-  await main(parseOptions(process.argv.slice(2)));
-} catch (err) {
-  console.error(`[queries] ${err instanceof Error ? err.stack : err}`);
-  if (err instanceof UsageError) console.error(USAGE);
-  process.exit(err instanceof UsageError ? 2 : 1);
-}
+await runMain("queries", USAGE, () => main(parseOptions(process.argv.slice(2))));

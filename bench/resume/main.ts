@@ -3,13 +3,14 @@
 // storage twice are counted by a proxy in front of storage. Repeated; see README.md.
 import { rmSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
-import { cpus, release, tmpdir, totalmem } from "node:os";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { DatabaseDriver, StorageDriver } from "@methodic/testkit";
 import { bundle, Child } from "../lib/children.js";
+import { argsOf, databasesOf, integer, machine, runMain, storagesOf, UsageError } from "../lib/cli.js";
 import { MiB } from "../lib/proc.js";
 import { markdownTable } from "../lib/table.js";
 import { checkpointShape, writeCheckpoint } from "../lib/upload-checkpoint.js";
@@ -44,11 +45,9 @@ interface Options {
   smoke: boolean;
 }
 
-class UsageError extends Error {}
-
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
-    args: argv[0] === "--" ? argv.slice(1) : argv,
+    args: argsOf(argv),
     options: {
       size: { type: "string" },
       "part-size": { type: "string" },
@@ -66,31 +65,16 @@ function parseOptions(argv: string[]): Options {
     console.log(USAGE);
     process.exit(0);
   }
-  const positive = (name: string, text: string) => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, not ${text}`);
-    return n;
-  };
-  const storage = values.storage;
-  if (storage !== "local" && storage !== "s3" && storage !== "both") {
-    throw new UsageError(`--storage must be local, s3 or both, not ${storage}`);
-  }
-  const database = values.database ?? (process.env.TEST_DATABASE_URL ? "postgres" : "pglite");
-  if (database !== "pglite" && database !== "postgres") {
-    throw new UsageError(`--database must be pglite or postgres, not ${database}`);
-  }
-  if (database === "postgres" && !process.env.TEST_DATABASE_URL) {
-    throw new UsageError("--database postgres needs TEST_DATABASE_URL (postgres://user@host:port/any-database)");
-  }
-  const partSizeMiB = positive("part-size", values["part-size"] ?? (values.smoke ? "5" : "16"));
+  const [database] = databasesOf(values.database) as [DatabaseDriver];
+  const partSizeMiB = integer("part-size", values["part-size"] ?? (values.smoke ? "5" : "16"));
   if (partSizeMiB < 5) throw new UsageError("--part-size must be at least 5 (MiB): S3's smallest part");
   return {
-    sizeMiB: positive("size", values.size ?? (values.smoke ? "32" : "1024")),
+    sizeMiB: integer("size", values.size ?? (values.smoke ? "32" : "1024")),
     partSize: partSizeMiB * MiB,
-    repetitions: positive("repetitions", values.repetitions ?? (values.smoke ? "2" : "10")),
-    storages: storage === "both" ? ["local", "s3"] : [storage],
-    concurrency: positive("concurrency", values.concurrency),
-    seed: values.seed === undefined ? Date.now() % 2 ** 31 : positive("seed", values.seed),
+    repetitions: integer("repetitions", values.repetitions ?? (values.smoke ? "2" : "10")),
+    storages: storagesOf(values.storage),
+    concurrency: integer("concurrency", values.concurrency),
+    seed: values.seed === undefined ? Date.now() % 2 ** 31 : integer("seed", values.seed),
     database,
     json: values.json && resolve(process.env.INIT_CWD ?? process.cwd(), values.json),
     smoke: values.smoke,
@@ -393,11 +377,7 @@ async function main(options: Options): Promise<void> {
       benchmark: "resume",
       date: new Date().toISOString(),
       machine: {
-        node: process.version,
-        kernel: release(),
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model,
-        memoryMiB: Math.round(totalmem() / MiB),
+        ...machine(),
       },
       options: {
         sizeMiB: options.sizeMiB,
@@ -429,10 +409,4 @@ async function main(options: Options): Promise<void> {
   }
 }
 
-try {
-  await main(parseOptions(process.argv.slice(2)));
-} catch (err) {
-  console.error(`[resume] ${err instanceof Error ? err.message : err}`);
-  if (err instanceof UsageError) console.error(USAGE);
-  process.exit(err instanceof UsageError ? 2 : 1);
-}
+await runMain("resume", USAGE, () => main(parseOptions(process.argv.slice(2))));

@@ -5,12 +5,13 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { rmSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { cpus, release, tmpdir, totalmem } from "node:os";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { DatabaseDriver, StorageDriver } from "@methodic/testkit";
 import { bundle, Child } from "../lib/children.js";
+import { argsOf, databasesOf, integer, machine, runMain, storagesOf, UsageError } from "../lib/cli.js";
 import { MiB } from "../lib/proc.js";
 import { markdownTable } from "../lib/table.js";
 import { checkpointShape, writeCheckpoint } from "../lib/upload-checkpoint.js";
@@ -52,11 +53,9 @@ interface Options {
   smoke: boolean;
 }
 
-class UsageError extends Error {}
-
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
-    args: argv[0] === "--" ? argv.slice(1) : argv,
+    args: argsOf(argv),
     options: {
       size: { type: "string" },
       storage: { type: "string", default: "both" },
@@ -75,36 +74,21 @@ function parseOptions(argv: string[]): Options {
     console.log(USAGE);
     process.exit(0);
   }
-  const positive = (name: string, text: string) => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, not ${text}`);
-    return n;
-  };
-  const storage = values.storage;
-  if (storage !== "local" && storage !== "s3" && storage !== "both") {
-    throw new UsageError(`--storage must be local, s3 or both, not ${storage}`);
-  }
   const files = values["lib-storage-files"];
   if (files !== "sequence" && files !== "parallel" && files !== "both") {
     throw new UsageError(`--lib-storage-files must be sequence, parallel or both, not ${files}`);
   }
   const sync = values.sync;
   if (sync !== "files" && sync !== "all") throw new UsageError(`--sync must be files or all, not ${sync}`);
-  const database = values.database ?? (process.env.TEST_DATABASE_URL ? "postgres" : "pglite");
-  if (database !== "pglite" && database !== "postgres") {
-    throw new UsageError(`--database must be pglite or postgres, not ${database}`);
-  }
-  if (database === "postgres" && !process.env.TEST_DATABASE_URL) {
-    throw new UsageError("--database postgres needs TEST_DATABASE_URL (postgres://user@host:port/any-database)");
-  }
-  const partSizeMiB = positive("part-size", values["part-size"] ?? (values.smoke ? "5" : "64"));
+  const [database] = databasesOf(values.database) as [DatabaseDriver];
+  const partSizeMiB = integer("part-size", values["part-size"] ?? (values.smoke ? "5" : "64"));
   if (partSizeMiB < 5) throw new UsageError("--part-size must be at least 5 (MiB): S3's smallest part");
   return {
-    sizeMiB: positive("size", values.size ?? (values.smoke ? "32" : "2048")),
-    storages: storage === "both" ? ["local", "s3"] : [storage],
-    rounds: positive("rounds", values.rounds ?? (values.smoke ? "1" : "3")),
+    sizeMiB: integer("size", values.size ?? (values.smoke ? "32" : "2048")),
+    storages: storagesOf(values.storage),
+    rounds: integer("rounds", values.rounds ?? (values.smoke ? "1" : "3")),
     partSize: partSizeMiB * MiB,
-    concurrency: positive("concurrency", values.concurrency),
+    concurrency: integer("concurrency", values.concurrency),
     libStorageFiles: files === "both" ? ["sequence", "parallel"] : [files],
     sync,
     database,
@@ -409,11 +393,7 @@ async function main(options: Options): Promise<void> {
       benchmark: "upload",
       date: new Date().toISOString(),
       machine: {
-        node: process.version,
-        kernel: release(),
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model,
-        memoryMiB: Math.round(totalmem() / MiB),
+        ...machine(),
       },
       options: {
         sizeMiB: options.sizeMiB,
@@ -444,10 +424,4 @@ async function main(options: Options): Promise<void> {
   }
 }
 
-try {
-  await main(parseOptions(process.argv.slice(2)));
-} catch (err) {
-  console.error(`[upload] ${err instanceof Error ? err.message : err}`);
-  if (err instanceof UsageError) console.error(USAGE);
-  process.exit(err instanceof UsageError ? 2 : 1);
-}
+await runMain("upload", USAGE, () => main(parseOptions(process.argv.slice(2))));
