@@ -2,13 +2,13 @@
 // write token, one run per connection), next to two ceilings: pgbench running the heartbeat's UPDATE on
 // the same database, and a bare Fastify route answering from memory. See README.md.
 import { execFileSync } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { DatabaseDriver } from "@methodic/testkit";
 import { bundle, Child } from "../lib/children.js";
-import { argsOf, databasesOf, integer, machine, runMain, UsageError } from "../lib/cli.js";
+import { argsOf, databasesOf, integer, machine, runMain, UsageError, writeDocument } from "../lib/cli.js";
 import type { BareReady } from "./bare.js";
 import { bare, cycles, heartbeats, type LoadResult, type Target } from "./load.js";
 import { findServerDatabase, pgbench } from "./pgbench.js";
@@ -186,12 +186,7 @@ async function main(options: Options): Promise<void> {
       verdicts: verdicts(results),
     };
     console.log(formatReport(results, connections, options.seconds));
-    if (options.json) {
-      await writeFile(options.json, `${JSON.stringify(document, null, 2)}\n`);
-      log(`wrote ${options.json}`);
-    } else {
-      console.log(`\n${JSON.stringify(document, null, 2)}`);
-    }
+    await writeDocument(document, options.json, log);
   } finally {
     for (const child of children.reverse()) await child.stop();
   }

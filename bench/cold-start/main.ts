@@ -1,13 +1,13 @@
 // Cold start: from spawning `pnpm start` (and, to tell turbo's share from the server's, `node
 // apps/server/dist/server.js`) to the first 200 of /readyz, on an existing PGlite data dir, on a new one,
 // and on PostgreSQL. See README.md.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { argsOf, integer, machine, runMain, UsageError } from "../lib/cli.js";
+import { argsOf, integer, machine, runMain, UsageError, writeDocument } from "../lib/cli.js";
 import { markdownTable } from "../lib/table.js";
 import { type Launcher, type Start, timeStart } from "./start.js";
 
@@ -190,12 +190,7 @@ async function main(options: Options): Promise<void> {
       samples,
     };
     console.log(formatReport(summaries));
-    if (options.json) {
-      await writeFile(options.json, `${JSON.stringify(document, null, 2)}\n`);
-      log(`wrote ${options.json}`);
-    } else {
-      console.log(`\n${JSON.stringify(document, null, 2)}`);
-    }
+    await writeDocument(document, options.json, log);
   } finally {
     await database?.drop();
     await rm(work, { recursive: true, force: true });

@@ -1,3 +1,4 @@
+import { writeFile } from "node:fs/promises";
 import { cpus, release, totalmem } from "node:os";
 import type { DatabaseDriver, StorageDriver } from "@methodic/testkit";
 
@@ -79,4 +80,15 @@ export function machine(): {
     cpuModel: cores[0]?.model,
     memoryMiB: Math.round(totalmem() / 2 ** 20),
   };
+}
+
+/** The JSON document of a run: into `path` when `--json` named one, else to stdout after the table. */
+export async function writeDocument(document: object, path: string | undefined, log: (line: string) => void) {
+  const text = JSON.stringify(document, null, 2);
+  if (path) {
+    await writeFile(path, `${text}\n`);
+    log(`wrote ${path}`);
+  } else {
+    console.log(`\n${text}`);
+  }
 }

@@ -2,14 +2,14 @@
 // checkpoint with uploadDirectoryAsync, and of the server process receiving it, per storage driver.
 // See ../README.md.
 import { rmSync } from "node:fs";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { DatabaseDriver, StorageDriver } from "@methodic/testkit";
 import { bundle } from "../lib/children.js";
-import { argsOf, databasesOf, integer, machine, runMain, storagesOf } from "../lib/cli.js";
+import { argsOf, databasesOf, integer, machine, runMain, storagesOf, writeDocument } from "../lib/cli.js";
 import { MiB } from "../lib/proc.js";
 import { writeRandomFile } from "../lib/random-file.js";
 import { type Measurement, measure } from "./measure.js";
@@ -116,12 +116,7 @@ async function main(options: Options): Promise<void> {
       verdicts: verdicts(results),
     };
     console.log(formatReport(results));
-    if (options.json) {
-      await writeFile(options.json, `${JSON.stringify(document, null, 2)}\n`);
-      log(`wrote ${options.json}`);
-    } else {
-      console.log(`\n${JSON.stringify(document, null, 2)}`);
-    }
+    await writeDocument(document, options.json, log);
   } finally {
     removeWork();
   }

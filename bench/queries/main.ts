@@ -1,13 +1,13 @@
 // Queries at scale: seeds a large data set with set-based SQL into a database that the real server
 // migrated, then measures the latency of outputs/latest, outputs and runs lists through the API, from a
 // client in a process of its own. See README.md.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { bundle, Child } from "../lib/children.js";
-import { argsOf, databasesOf, integer, machine, runMain, UsageError } from "../lib/cli.js";
+import { argsOf, databasesOf, integer, machine, runMain, UsageError, writeDocument } from "../lib/cli.js";
 import { markdownTable } from "../lib/table.js";
 import { connectPostgres, createDatabase, openPglite, type SqlConnection } from "./database.js";
 import type { LoadOptions, LoadRoute, RouteLatency } from "./load.js";
@@ -210,12 +210,7 @@ async function main(options: Options): Promise<void> {
     }),
   };
   console.log(formatReport(results, options));
-  if (options.json) {
-    await writeFile(options.json, `${JSON.stringify(document, null, 2)}\n`);
-    log(`wrote ${options.json}`);
-  } else {
-    console.log(`\n${JSON.stringify(document, null, 2)}`);
-  }
+  await writeDocument(document, options.json, log);
 }
 
 async function seed(sql: SqlConnection, scale: Scale): Promise<Measurement["seed"]> {

@@ -2,7 +2,7 @@
 // upload, a second process resumes the upload through the same upload tracker, and the bytes sent to
 // storage twice are counted by a proxy in front of storage. Repeated; see README.md.
 import { rmSync } from "node:fs";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { DatabaseDriver, StorageDriver } from "@methodic/testkit";
 import { bundle, Child } from "../lib/children.js";
-import { argsOf, databasesOf, integer, machine, runMain, storagesOf, UsageError } from "../lib/cli.js";
+import { argsOf, databasesOf, integer, machine, runMain, storagesOf, UsageError, writeDocument } from "../lib/cli.js";
 import { MiB } from "../lib/proc.js";
 import { markdownTable } from "../lib/table.js";
 import { checkpointShape, writeCheckpoint } from "../lib/upload-checkpoint.js";
@@ -398,12 +398,7 @@ async function main(options: Options): Promise<void> {
       verdicts,
     };
     console.log(formatReport(repetitions, bound, totalBytes, calibrations));
-    if (options.json) {
-      await writeFile(options.json, `${JSON.stringify(document, null, 2)}\n`);
-      log(`wrote ${options.json}`);
-    } else {
-      console.log(`\n${JSON.stringify(document, null, 2)}`);
-    }
+    await writeDocument(document, options.json, log);
   } finally {
     removeWork();
   }

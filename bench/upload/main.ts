@@ -4,14 +4,14 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { rmSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { DatabaseDriver, StorageDriver } from "@methodic/testkit";
 import { bundle, Child } from "../lib/children.js";
-import { argsOf, databasesOf, integer, machine, runMain, storagesOf, UsageError } from "../lib/cli.js";
+import { argsOf, databasesOf, integer, machine, runMain, storagesOf, UsageError, writeDocument } from "../lib/cli.js";
 import { MiB } from "../lib/proc.js";
 import { markdownTable } from "../lib/table.js";
 import { checkpointShape, writeCheckpoint } from "../lib/upload-checkpoint.js";
@@ -413,12 +413,7 @@ async function main(options: Options): Promise<void> {
       ratios: found,
     };
     console.log(formatReport(samples, summaries, found, totalBytes));
-    if (options.json) {
-      await writeFile(options.json, `${JSON.stringify(document, null, 2)}\n`);
-      log(`wrote ${options.json}`);
-    } else {
-      console.log(`\n${JSON.stringify(document, null, 2)}`);
-    }
+    await writeDocument(document, options.json, log);
   } finally {
     removeWork();
   }
