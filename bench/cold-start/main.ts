@@ -6,6 +6,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { createDatabase } from "@methodic/testkit";
 import pg from "pg";
 import { argsOf, integer, machine, runMain, UsageError, writeDocument } from "../lib/cli.js";
 import { markdownTable } from "../lib/table.js";
@@ -107,7 +108,7 @@ async function main(options: Options): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), "methodic-bench-cold-start-"));
   let database: { url: string; drop(): Promise<void> } | undefined;
   try {
-    if (options.cases.includes("postgres")) database = await createDatabase();
+    if (options.cases.includes("postgres")) database = await createDatabase("methodic_bench_cold_start");
     // A known admin token keeps the embedded start from writing one (it does so on a new data dir only).
     // The existing data dir (and the PostgreSQL database) serve both commands, one start at a time.
     const envOf = (kase: Case, launcher: Launcher, round: number): Record<string, string> => {
@@ -261,25 +262,6 @@ function formatReport(summaries: Summary[]): string {
     "",
     table,
   ].join("\n");
-}
-
-/** A database of our own on TEST_DATABASE_URL's server, dropped at the end. */
-async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const admin = process.env.TEST_DATABASE_URL!;
-  const name = `methodic_bench_cold_start_${process.pid}`;
-  const run = async (sql: string) => {
-    const client = new pg.Client({ connectionString: admin });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await run(`create database "${name}"`);
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => run(`drop database if exists "${name}" with (force)`) };
 }
 
 async function serverVersion(): Promise<string> {

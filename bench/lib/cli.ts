@@ -1,5 +1,7 @@
-import { writeFile } from "node:fs/promises";
-import { cpus, release, totalmem } from "node:os";
+import { rmSync } from "node:fs";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { cpus, release, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
 import type { DatabaseDriver, StorageDriver } from "@methodic/testkit";
 
 /** A bad option: `runMain` prints the benchmark's usage and exits 2. */
@@ -90,5 +92,23 @@ export async function writeDocument(document: object, path: string | undefined, 
     log(`wrote ${path}`);
   } else {
     console.log(`\n${text}`);
+  }
+}
+
+/** A temporary directory for a run's files: removed at the end, on an error, and on Ctrl-C. */
+export async function withWorkDir<T>(name: string, work: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), `methodic-bench-${name}-`));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  // Ctrl-C: the children clean up after themselves (they see it too); the files are ours to remove.
+  const interrupted = () => {
+    remove();
+    process.exit(130);
+  };
+  process.once("SIGINT", interrupted);
+  try {
+    return await work(dir);
+  } finally {
+    process.off("SIGINT", interrupted);
+    remove();
   }
 }

@@ -1,15 +1,9 @@
-// Memory during a large single-file upload: the peak RSS of an SDK process uploading one file as a
-// checkpoint with uploadDirectoryAsync, and of the server process receiving it, per storage driver.
-// See ../README.md.
-import { rmSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { DatabaseDriver, StorageDriver } from "@methodic/testkit";
 import { bundle } from "../lib/children.js";
-import { argsOf, databasesOf, integer, machine, runMain, storagesOf, writeDocument } from "../lib/cli.js";
+import { argsOf, databasesOf, integer, machine, runMain, storagesOf, withWorkDir, writeDocument } from "../lib/cli.js";
 import { MiB } from "../lib/proc.js";
 import { writeRandomFile } from "../lib/random-file.js";
 import { type Measurement, measure } from "./measure.js";
@@ -69,17 +63,10 @@ const log = (line: string) => console.error(`[memory] ${line}`);
 async function main(options: Options): Promise<void> {
   if (process.platform !== "linux") throw new Error("this benchmark reads /proc/<pid>/status: it runs on Linux only");
   const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
-  const [server, upload, s3] = await bundle([here("server.ts"), here("upload.ts"), here("s3.ts")]);
+  const [server, upload, s3] = await bundle([here("../lib/server.ts"), here("upload.ts"), here("s3.ts")]);
   const scripts = { server: server!, upload: upload!, s3: s3! };
 
-  const work = await mkdtemp(join(tmpdir(), "methodic-bench-memory-"));
-  const removeWork = () => rmSync(work, { recursive: true, force: true });
-  // Ctrl-C: the children clean up after themselves (they see it too), the file is ours to remove.
-  process.once("SIGINT", () => {
-    removeWork();
-    process.exit(130);
-  });
-  try {
+  await withWorkDir("memory", async (work) => {
     const directory = join(work, "checkpoint");
     const sizeBytes = options.sizeMiB * MiB;
     log(`writing ${options.sizeMiB} MiB of random bytes to ${directory}`);
@@ -117,9 +104,7 @@ async function main(options: Options): Promise<void> {
     };
     console.log(formatReport(results));
     await writeDocument(document, options.json, log);
-  } finally {
-    removeWork();
-  }
+  });
 }
 
 await runMain("memory", USAGE, () => main(parseOptions(process.argv.slice(2))));

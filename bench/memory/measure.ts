@@ -3,8 +3,8 @@ import type { DatabaseDriver, StorageDriver } from "@methodic/testkit";
 import type { JsMemory } from "../lib/child.js";
 import { Child } from "../lib/children.js";
 import { MiB, memoryOf, RssSampler } from "../lib/proc.js";
+import type { ServerOptions, ServerReady, ServerStats } from "../lib/server.js";
 import type { S3Ready } from "./s3.js";
-import type { ServerOptions, ServerReady, ServerStats } from "./server.js";
 import type { UploadMessage, UploadOptions } from "./upload.js";
 
 /** The bundled child scripts. */

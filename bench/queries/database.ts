@@ -24,20 +24,3 @@ export async function openPglite(dataDir: string): Promise<SqlConnection> {
     close: () => db.close(),
   };
 }
-
-/** A database of our own on TEST_DATABASE_URL's server. */
-export async function createDatabase(admin: string, name: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const run = async (sql: string) => {
-    const client = new pg.Client({ connectionString: admin });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await run(`create database "${name}"`);
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => run(`drop database if exists "${name}" with (force)`) };
-}

@@ -6,10 +6,11 @@ import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { createDatabase } from "@methodic/testkit";
 import { bundle, Child } from "../lib/children.js";
 import { argsOf, databasesOf, integer, machine, runMain, UsageError, writeDocument } from "../lib/cli.js";
 import { markdownTable } from "../lib/table.js";
-import { connectPostgres, createDatabase, openPglite, type SqlConnection } from "./database.js";
+import { connectPostgres, openPglite, type SqlConnection } from "./database.js";
 import type { LoadOptions, LoadRoute, RouteLatency } from "./load.js";
 import { explainAll, type Plan } from "./plans.js";
 import { checkScale, EXPERIMENT, type Scale, seedStatements, variationIds } from "./seed.js";
@@ -122,7 +123,7 @@ async function main(options: Options): Promise<void> {
       const env: Record<string, string> = { METHODIC_DATA_DIR: join(work, "data") };
       let connect: () => Promise<SqlConnection>;
       if (database === "postgres") {
-        const db = await createDatabase(process.env.TEST_DATABASE_URL!, `methodic_bench_queries_${process.pid}`);
+        const db = await createDatabase("methodic_bench_queries");
         dropped.push(db.drop);
         env.DATABASE_URL = db.url;
         connect = () => connectPostgres(db.url);

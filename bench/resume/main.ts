@@ -1,22 +1,26 @@
-// Resume waste: an uploading process is killed with SIGKILL at a random time during a checkpoint
-// upload, a second process resumes the upload through the same upload tracker, and the bytes sent to
-// storage twice are counted by a proxy in front of storage. Repeated; see README.md.
-import { rmSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { DatabaseDriver, StorageDriver } from "@methodic/testkit";
 import { bundle, Child } from "../lib/children.js";
-import { argsOf, databasesOf, integer, machine, runMain, storagesOf, UsageError, writeDocument } from "../lib/cli.js";
+import {
+  argsOf,
+  databasesOf,
+  integer,
+  machine,
+  runMain,
+  storagesOf,
+  UsageError,
+  withWorkDir,
+  writeDocument,
+} from "../lib/cli.js";
 import { MiB } from "../lib/proc.js";
+import type { ServerOptions, ServerReady } from "../lib/server.js";
 import { markdownTable } from "../lib/table.js";
 import { checkpointShape, writeCheckpoint } from "../lib/upload-checkpoint.js";
 import { CountingProxy } from "../lib/upload-proxy.js";
 import { emptyBucket } from "../lib/upload-s3.js";
-import type { UploadServerOptions, UploadServerReady } from "../lib/upload-server.js";
 import { formatBytes, median, round } from "../lib/upload-stats.js";
 import type { S3Ready } from "../memory/s3.js";
 import type { UploaderMessage, UploaderOptions } from "./uploader.js";
@@ -152,7 +156,7 @@ async function measure(
       proxy.setUpstream(s3.endpoint);
     }
     // Storage URLs are signed for the proxy, so that every byte sent to storage passes through it.
-    const serverOptions: UploadServerOptions = {
+    const serverOptions: ServerOptions = {
       database: options.database,
       partSize: options.partSize,
       ...(s3 && { s3 }),
@@ -160,7 +164,7 @@ async function measure(
     };
     const server = new Child("server", scripts.server, [JSON.stringify(serverOptions)]);
     children.push(server);
-    const { url, token } = await server.message<UploadServerReady>(120_000);
+    const { url, token } = await server.message<ServerReady>(120_000);
     if (!s3) proxy.setUpstream(url);
 
     const timeoutMs = Math.max(120_000, (totalBytes / (2 * MiB)) * 1000);
@@ -339,20 +343,10 @@ function formatReport(
 
 async function main(options: Options): Promise<void> {
   const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
-  const [server, s3, uploader] = await bundle([
-    here("../lib/upload-server.ts"),
-    here("../memory/s3.ts"),
-    here("uploader.ts"),
-  ]);
+  const [server, s3, uploader] = await bundle([here("../lib/server.ts"), here("../memory/s3.ts"), here("uploader.ts")]);
   const scripts: Scripts = { server: server!, s3: s3!, uploader: uploader! };
 
-  const work = await mkdtemp(join(tmpdir(), "methodic-bench-resume-"));
-  const removeWork = () => rmSync(work, { recursive: true, force: true });
-  process.once("SIGINT", () => {
-    removeWork();
-    process.exit(130);
-  });
-  try {
+  await withWorkDir("resume", async (work) => {
     const directory = join(work, "checkpoint");
     const shape = checkpointShape(options.sizeMiB / 2048);
     log(`writing a ${options.sizeMiB} MiB checkpoint (${shape.length} files of random bytes) to ${directory}`);
@@ -399,9 +393,7 @@ async function main(options: Options): Promise<void> {
     };
     console.log(formatReport(repetitions, bound, totalBytes, calibrations));
     await writeDocument(document, options.json, log);
-  } finally {
-    removeWork();
-  }
+  });
 }
 
 await runMain("resume", USAGE, () => main(parseOptions(process.argv.slice(2))));

@@ -3,20 +3,28 @@
 // Both sides in one invocation, alternating, over several rounds; medians and ratios. See README.md.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { rmSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { DatabaseDriver, StorageDriver } from "@methodic/testkit";
 import { bundle, Child } from "../lib/children.js";
-import { argsOf, databasesOf, integer, machine, runMain, storagesOf, UsageError, writeDocument } from "../lib/cli.js";
+import {
+  argsOf,
+  databasesOf,
+  integer,
+  machine,
+  runMain,
+  storagesOf,
+  UsageError,
+  withWorkDir,
+  writeDocument,
+} from "../lib/cli.js";
 import { MiB } from "../lib/proc.js";
+import type { ServerOptions, ServerReady, ServerStats } from "../lib/server.js";
 import { markdownTable } from "../lib/table.js";
 import { checkpointShape, writeCheckpoint } from "../lib/upload-checkpoint.js";
 import { emptyBucket } from "../lib/upload-s3.js";
-import type { UploadServerOptions, UploadServerReady, UploadServerStats } from "../lib/upload-server.js";
 import { formatBytes, median, round } from "../lib/upload-stats.js";
 import type { S3Ready } from "../memory/s3.js";
 import type { LibStorageDone, LibStorageOptions } from "./lib-storage.js";
@@ -159,18 +167,18 @@ async function compare(
       children.push(child);
       s3 = await child.message<S3Ready>();
     }
-    const serverOptions: UploadServerOptions = {
+    const serverOptions: ServerOptions = {
       database: options.database,
       partSize: options.partSize,
       ...(s3 && { s3 }),
     };
     const server = new Child("server", scripts.server, [JSON.stringify(serverOptions)]);
     children.push(server);
-    const { url, token } = await server.message<UploadServerReady>(120_000);
+    const { url, token } = await server.message<ServerReady>(120_000);
     const experiment = `bench-upload-${storage}`;
 
     const sdk = async (round: number): Promise<Pick<Sample, "seconds" | "createdAfter">> => {
-      const before = await server.ask<UploadServerStats>("stats");
+      const before = await server.ask<ServerStats>("stats");
       const sdkOptions: SdkUploadOptions = {
         url,
         token,
@@ -184,7 +192,7 @@ async function compare(
         throw new Error(`asset ${done.asset.id} ended ${done.asset.state} with ${done.asset.size} bytes`);
       }
       // A check that the driver is the one meant: local blobs pass through the server, S3 ones never.
-      const { blobBytes } = await server.ask<UploadServerStats>("stats");
+      const { blobBytes } = await server.ask<ServerStats>("stats");
       const received = blobBytes - before.blobBytes;
       if (storage === "local" ? received < totalBytes : received > 0) {
         throw new Error(`the server received ${received} blob bytes itself on the ${storage} driver`);
@@ -363,20 +371,14 @@ function formatReport(samples: Sample[], summaries: Summary[], found: Ratio[], t
 async function main(options: Options): Promise<void> {
   const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
   const [server, s3, sdk, libStorage] = await bundle([
-    here("../lib/upload-server.ts"),
+    here("../lib/server.ts"),
     here("../memory/s3.ts"),
     here("sdk.ts"),
     here("lib-storage.ts"),
   ]);
   const scripts: Scripts = { server: server!, s3: s3!, sdk: sdk!, libStorage: libStorage! };
 
-  const work = await mkdtemp(join(tmpdir(), "methodic-bench-upload-"));
-  const removeWork = () => rmSync(work, { recursive: true, force: true });
-  process.once("SIGINT", () => {
-    removeWork();
-    process.exit(130);
-  });
-  try {
+  await withWorkDir("upload", async (work) => {
     const source = join(work, "checkpoint");
     const shape = checkpointShape(options.sizeMiB / 2048);
     log(`writing a ${options.sizeMiB} MiB checkpoint (${shape.length} files of random bytes) to ${source}`);
@@ -414,9 +416,7 @@ async function main(options: Options): Promise<void> {
     };
     console.log(formatReport(samples, summaries, found, totalBytes));
     await writeDocument(document, options.json, log);
-  } finally {
-    removeWork();
-  }
+  });
 }
 
 await runMain("upload", USAGE, () => main(parseOptions(process.argv.slice(2))));

@@ -107,11 +107,14 @@ function definedOf(options: TestServerOptions): Partial<{ database: DatabaseDriv
   };
 }
 
-/** An empty database on TEST_DATABASE_URL's server; the Chronicle server migrates it at start. */
-async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+/**
+ * An empty database of its own on TEST_DATABASE_URL's server (the Chronicle server migrates it at
+ * start), and how to drop it.
+ */
+export async function createDatabase(prefix = "methodic_testkit"): Promise<{ url: string; drop: () => Promise<void> }> {
   const admin = process.env.TEST_DATABASE_URL;
   if (!admin) throw new Error("TEST_DATABASE_URL is not set: PostgreSQL tests need a server to create databases on");
-  const name = `methodic_testkit_${randomBytes(6).toString("hex")}`;
+  const name = `${prefix}_${randomBytes(6).toString("hex")}`;
   const run = async (sql: string) => {
     const client = new pg.Client({ connectionString: admin });
     await client.connect();

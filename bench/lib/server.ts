@@ -1,14 +1,17 @@
-// The Chronicle server under measurement, in a process of its own: testkit's startServer on the drivers
-// asked for. Prints {url, token}; answers "stats" with its JavaScript memory peaks and the blob bytes it received;
+// The Chronicle server under measurement, in a process of its own (the memory, upload and resume
+// benchmarks): testkit's startServer on the drivers asked for. Prints {url, token}; answers "stats" with its JavaScript memory peaks and the blob bytes it received;
 // closes (dropping its database and data) when stdin closes, or on SIGTERM or SIGINT.
 import { type DatabaseDriver, startServer } from "@methodic/testkit";
-import { type JsMemory, listen, tell, watchJsMemory } from "../lib/child.js";
+import { type JsMemory, listen, tell, watchJsMemory } from "./child.js";
 
 export interface ServerOptions {
   database: DatabaseDriver;
   /** An S3 server in another process; without it, the local disk driver. */
   s3?: { endpoint: string; bucket: string };
+  /** METHODIC_PART_SIZE; the server's default (64 MiB) unless given. */
   partSize?: number;
+  /** More configuration, applied last (METHODIC_PUBLIC_URL, S3_PUBLIC_ENDPOINT, ...). */
+  env?: Record<string, string>;
 }
 
 export interface ServerReady {
@@ -44,6 +47,7 @@ const server = await startServer({
       S3_FORCE_PATH_STYLE: "true",
     }),
     ...(options.partSize && { METHODIC_PART_SIZE: String(options.partSize) }),
+    ...options.env,
   },
 });
 
