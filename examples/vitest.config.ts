@@ -1,22 +1,16 @@
+import { databasesUnderTest, suiteConfig } from "@methodic/server/testing/vitest";
 import { defineConfig } from "vitest/config";
 
 // Each example runs, as a user would run it, against a server on the local disk (PGlite) and on S3
 // (PostgreSQL when TEST_DATABASE_URL names one).
-export default defineConfig({
-  test: {
-    // CI adds a JSON report, from which .ci/run prints one "N passed, N failed" line.
-    reporters: process.env.CI ? ["default", ["json", { outputFile: "test-results.json" }]] : ["default"],
-    testTimeout: 120_000,
-    hookTimeout: 60_000,
+const postgres = databasesUnderTest().includes("postgres");
+
+export default defineConfig(
+  suiteConfig({
     projects: [
-      { extends: true as const, test: { name: "local", env: { TEST_DRIVER: "pglite", TEST_STORAGE: "local" } } },
-      {
-        extends: true as const,
-        test: {
-          name: "s3",
-          env: { TEST_DRIVER: process.env.TEST_DATABASE_URL ? "postgres" : "pglite", TEST_STORAGE: "s3" },
-        },
-      },
+      { name: "local", database: "pglite", storage: "local" },
+      { name: "s3", database: postgres ? "postgres" : "pglite", storage: "s3" },
     ],
-  },
-});
+    testTimeout: 180_000,
+  }),
+);

@@ -6,7 +6,7 @@ import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import type { DatabaseDriver } from "@methodic/testkit";
+import type { DatabaseDriver } from "@methodic/server/testing";
 import { bundle, Child } from "../lib/children.js";
 import { argsOf, databasesOf, integer, machine, runMain, UsageError, writeDocument } from "../lib/cli.js";
 import type { BareReady } from "./bare.js";

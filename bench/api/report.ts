@@ -1,4 +1,4 @@
-import type { DatabaseDriver } from "@methodic/testkit";
+import type { DatabaseDriver } from "@methodic/server/testing";
 import { markdownTable } from "../lib/table.js";
 import type { LoadResult } from "./load.js";
 

@@ -3,7 +3,7 @@
 // closes, or on SIGTERM or SIGINT. With `profile`, V8's CPU profile of its whole life is written there.
 import { writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
-import { type DatabaseDriver, startServer } from "@methodic/testkit";
+import { type DatabaseDriver, startServer } from "@methodic/server/testing";
 import { listen, tell } from "../lib/child.js";
 
 export interface ApiServerOptions {

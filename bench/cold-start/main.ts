@@ -6,7 +6,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { createDatabase } from "@methodic/testkit";
+import { createDatabase } from "@methodic/server/testing";
 import pg from "pg";
 import { argsOf, integer, machine, runMain, UsageError, writeDocument } from "../lib/cli.js";
 import { markdownTable } from "../lib/table.js";
@@ -108,7 +108,8 @@ async function main(options: Options): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), "methodic-bench-cold-start-"));
   let database: { url: string; drop(): Promise<void> } | undefined;
   try {
-    if (options.cases.includes("postgres")) database = await createDatabase("methodic_bench_cold_start");
+    if (options.cases.includes("postgres"))
+      database = await createDatabase({ empty: true, prefix: "methodic_bench_cold_start" });
     // A known admin token keeps the embedded start from writing one (it does so on a new data dir only).
     // The existing data dir (and the PostgreSQL database) serve both commands, one start at a time.
     const envOf = (kase: Case, launcher: Launcher, round: number): Record<string, string> => {

@@ -12,8 +12,7 @@ const benchRoot = fileURLToPath(new URL("..", import.meta.url));
  *
  * Measured processes must not run under a TypeScript loader: tsx's module hooks live in a worker thread
  * of their own, which adds some 35 MiB to the RSS of every process it runs, a sixth of the budgets
- * measured here. Every package stays an import, resolved from bench/node_modules at run time, except
- * @methodic/testkit, which ships TypeScript source and so is bundled in.
+ * measured here. Every package stays an import, resolved from bench/node_modules at run time.
  */
 export async function bundle(entries: string[]): Promise<string[]> {
   const outdir = join(benchRoot, "dist");
@@ -31,9 +30,7 @@ export async function bundle(entries: string[]): Promise<string[]> {
       {
         name: "packages-stay-imports",
         setup(b) {
-          b.onResolve({ filter: /^[^./]/ }, ({ path }) =>
-            path.startsWith("@methodic/testkit") ? undefined : { external: true },
-          );
+          b.onResolve({ filter: /^[^./]/ }, () => ({ external: true }));
         },
       },
     ],

@@ -2,7 +2,7 @@ import { rmSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import type { DatabaseDriver, StorageDriver } from "@methodic/testkit";
+import type { DatabaseDriver, StorageDriver } from "@methodic/server/testing";
 
 /** A bad option: `runMain` prints the benchmark's usage and exits 2. */
 export class UsageError extends Error {}

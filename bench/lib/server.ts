@@ -1,7 +1,7 @@
 // The Chronicle server under measurement, in a process of its own (the memory, upload and resume
 // benchmarks): testkit's startServer on the drivers asked for. Prints {url, token}; answers "stats" with its JavaScript memory peaks and the blob bytes it received;
 // closes (dropping its database and data) when stdin closes, or on SIGTERM or SIGINT.
-import { type DatabaseDriver, startServer } from "@methodic/testkit";
+import { type DatabaseDriver, startServer } from "@methodic/server/testing";
 import { type JsMemory, listen, tell, watchJsMemory } from "./child.js";
 
 export interface ServerOptions {

@@ -1,7 +1,7 @@
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import type { DatabaseDriver, StorageDriver } from "@methodic/testkit";
+import type { DatabaseDriver, StorageDriver } from "@methodic/server/testing";
 import { bundle } from "../lib/children.js";
 import { argsOf, databasesOf, integer, machine, runMain, storagesOf, withWorkDir, writeDocument } from "../lib/cli.js";
 import { MiB } from "../lib/proc.js";

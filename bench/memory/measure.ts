@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { DatabaseDriver, StorageDriver } from "@methodic/testkit";
+import type { DatabaseDriver, StorageDriver } from "@methodic/server/testing";
 import type { JsMemory } from "../lib/child.js";
 import { Child } from "../lib/children.js";
 import { MiB, memoryOf, RssSampler } from "../lib/proc.js";

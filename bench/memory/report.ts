@@ -1,4 +1,4 @@
-import type { DatabaseDriver } from "@methodic/testkit";
+import type { DatabaseDriver } from "@methodic/server/testing";
 import type { JsMemory } from "../lib/child.js";
 import { markdownTable } from "../lib/table.js";
 import type { Measurement } from "./measure.js";

@@ -6,7 +6,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { createDatabase } from "@methodic/testkit";
+import { createDatabase } from "@methodic/server/testing";
 import { bundle, Child } from "../lib/children.js";
 import { argsOf, databasesOf, integer, machine, runMain, UsageError, writeDocument } from "../lib/cli.js";
 import { markdownTable } from "../lib/table.js";
@@ -123,7 +123,7 @@ async function main(options: Options): Promise<void> {
       const env: Record<string, string> = { METHODIC_DATA_DIR: join(work, "data") };
       let connect: () => Promise<SqlConnection>;
       if (database === "postgres") {
-        const db = await createDatabase("methodic_bench_queries");
+        const db = await createDatabase({ empty: true, prefix: "methodic_bench_queries" });
         dropped.push(db.drop);
         env.DATABASE_URL = db.url;
         connect = () => connectPostgres(db.url);

@@ -2,7 +2,7 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import type { DatabaseDriver, StorageDriver } from "@methodic/testkit";
+import type { DatabaseDriver, StorageDriver } from "@methodic/server/testing";
 import { bundle, Child } from "../lib/children.js";
 import {
   argsOf,

@@ -7,7 +7,7 @@ import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import type { DatabaseDriver, StorageDriver } from "@methodic/testkit";
+import type { DatabaseDriver, StorageDriver } from "@methodic/server/testing";
 import { bundle, Child } from "../lib/children.js";
 import {
   argsOf,

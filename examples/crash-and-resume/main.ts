@@ -24,8 +24,7 @@ function trainer(run: number, until: number, onLine: (line: string) => void = ()
   const child = spawn(
     process.execPath,
     [
-      ...process.execArgv, // tsx's loader, so that the child runs TypeScript too
-      fileURLToPath(new URL("trainer.ts", import.meta.url)),
+      fileURLToPath(new URL("trainer.js", import.meta.url)),
       ...["--experiment", experimentId, "--run", String(run), "--until", String(until), "--out", out],
       ...["--checkpoint-mib", args["checkpoint-mib"]],
     ],

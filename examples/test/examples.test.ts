@@ -1,11 +1,9 @@
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Chronicle } from "@methodic/sdk";
-import { startServer, type TestServer } from "@methodic/testkit";
+import { spawnProcess, startServer, type TestServer } from "@methodic/server/testing";
 import { afterAll, beforeAll, expect, test } from "vitest";
 
 const MiB = 1024 * 1024;
@@ -25,33 +23,25 @@ afterAll(async () => {
   await rm(outRoot, { recursive: true, force: true });
 });
 
-/** Runs an example as its README says, in a process of its own; resolves to what it printed. */
-async function runExample(script: string, experiment: string, args: string[] = []): Promise<string> {
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+/** Runs an example's build as its README says, in a process of its own; resolves to what it printed. */
+async function runExample(example: string, experiment: string, args: string[] = []): Promise<string> {
+  const child = spawnProcess(process.execPath, [`dist/${example}/main.js`, ...args], {
     cwd: examples,
     env: {
-      ...process.env,
+      PATH: process.env.PATH,
       METHODIC_URL: server.url,
       METHODIC_TOKEN: server.token,
       EXPERIMENT: experiment,
       OUT_DIR: join(outRoot, experiment),
     },
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  let output = "";
-  child.stdout.on("data", (chunk) => {
-    output += chunk;
-  });
-  child.stderr.on("data", (chunk) => {
-    output += chunk;
-  });
-  const [code] = await once(child, "close");
-  if (code !== 0) throw new Error(`${script} exited with ${code}:\n${output}`);
-  return output;
+  const { code } = await child.exit;
+  if (code !== 0) throw new Error(`${example} exited with ${code}:\n${child.output()}`);
+  return child.output();
 }
 
 test("five-step-fit: a run with its environment, config and five checkpoints, succeeded", async () => {
-  await runExample("five-step-fit/main.ts", "fit");
+  await runExample("five-step-fit", "fit");
   const run = chronicle.run("fit", "lr-0.5", 0);
   const record = await run.get();
   expect(record.state).toBe("succeeded");
@@ -76,7 +66,7 @@ test("five-step-fit: a run with its environment, config and five checkpoints, su
 test("crash-and-resume: killed mid-upload, resumed as the same asset, continued by the next run", async () => {
   const checkpointMiB = 24;
   const before = server.received.blobBytes;
-  const output = await runExample("crash-and-resume/main.ts", "crash", ["--checkpoint-mib", String(checkpointMiB)]);
+  const output = await runExample("crash-and-resume", "crash", ["--checkpoint-mib", String(checkpointMiB)]);
   expect(output).toMatch(/the same asset, \S+, finished/);
 
   for (const index of [0, 1]) expect((await chronicle.run("crash", "base", index).get()).state).toBe("succeeded");
@@ -99,7 +89,7 @@ test("crash-and-resume: killed mid-upload, resumed as the same asset, continued 
 });
 
 test("guide: every block of the integration guide, in order", async () => {
-  const output = await runExample("guide/main.ts", "guide");
+  const output = await runExample("guide", "guide");
   expect(output).toContain("done: experiment guide");
 
   expect((await chronicle.getExperiment("guide")).wandb_project).toBe("ripple-pde");

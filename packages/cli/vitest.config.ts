@@ -1,10 +1,7 @@
+import { suiteConfig } from "@methodic/server/testing/vitest";
 import { defineConfig } from "vitest/config";
 
-export default defineConfig({
-  test: {
-    // CI adds a JSON report, from which .ci/run prints one "N passed, N failed" line.
-    reporters: process.env.CI ? ["default", ["json", { outputFile: "test-results.json" }]] : ["default"],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-  },
-});
+// The built `methodic` binary in child processes, against `methodic serve` on the embedded default.
+export default defineConfig(
+  suiteConfig({ projects: [{ name: "embedded", database: "pglite", storage: "local" }], testTimeout: 180_000 }),
+);

@@ -1,4 +1,5 @@
-import Fastify, { type FastifyInstance, type FastifyLoggerOptions, type FastifyRequest } from "fastify";
+import { randomBytes } from "node:crypto";
+import Fastify, { type FastifyInstance, type FastifyLoggerOptions, type FastifyRequest, LogController } from "fastify";
 import fp from "fastify-plugin";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { Config } from "./config.js";
@@ -11,11 +12,13 @@ import { errorsPlugin } from "./plugins/errors.js";
 import { housekeepingPlugin } from "./plugins/housekeeping.js";
 import { storagePlugin } from "./plugins/storage.js";
 import { assetRoutes } from "./routes/assets.js";
-import { blobRoutes } from "./routes/blobs.js";
 import { experimentRoutes } from "./routes/experiments.js";
+import { localBlobRoutes } from "./routes/local-blobs.js";
+import { outputRoutes } from "./routes/outputs.js";
 import { runRoutes } from "./routes/runs.js";
 import { serviceRoutes } from "./routes/service.js";
 import { tokenRoutes } from "./routes/tokens.js";
+import { variationRoutes } from "./routes/variations.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -56,10 +59,12 @@ export const chronicle = fp(async (app: FastifyInstance, opts: AppOptions) => {
   await app.register(docsPlugin);
   await app.register(serviceRoutes);
   await app.register(experimentRoutes);
+  await app.register(variationRoutes);
   await app.register(runRoutes);
   await app.register(assetRoutes);
-  await app.register(blobRoutes);
+  await app.register(outputRoutes);
   await app.register(tokenRoutes);
+  if (app.localBlobs) await app.register(localBlobRoutes, { store: app.localBlobs });
 });
 
 /** Logging options beyond our defaults (tests pass a stream); false turns logging off. */
@@ -72,6 +77,10 @@ export function buildApp(opts: AppOptions & { logger?: LoggerOverrides }): Fasti
         ? false
         : { level: opts.config.logLevel, redact: ["req.headers.authorization"], serializers, ...opts.logger },
     bodyLimit: BODY_LIMIT,
+    // Our own ids, never a client's: a log line must not be forged from outside.
+    genReqId: () => `req_${randomBytes(12).toString("base64url")}`,
+    requestIdHeader: false,
+    logController: new LogController({ requestIdLogLabel: "request_id" }),
     // Start-up may wait out a crashed server's data dir lock, then initialise the embedded database.
     pluginTimeout: 60_000,
   });

@@ -34,6 +34,11 @@ const Env = z.object({
   METHODIC_PART_SIZE: int(5 * MiB, 5 * 1024 * MiB).default(64 * MiB),
   METHODIC_PENDING_ASSET_TTL_S: int(60, 365 * 86_400).default(604_800),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  // Read here only so that a configuration given whole (not from process.env) carries them; the AWS
+  // SDK's own chain (profiles, instance roles, ...) applies when they are unset.
+  AWS_ACCESS_KEY_ID: z.string().optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().optional(),
+  AWS_SESSION_TOKEN: z.string().optional(),
 });
 
 export interface S3Config {
@@ -42,6 +47,8 @@ export interface S3Config {
   region: string;
   forcePathStyle: boolean;
   publicEndpoint: string | undefined;
+  /** Static credentials from the environment; undefined leaves them to the AWS SDK's chain. */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
 }
 
 export interface Config {
@@ -121,6 +128,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           region: e.S3_REGION,
           forcePathStyle: e.S3_FORCE_PATH_STYLE,
           publicEndpoint: e.S3_PUBLIC_ENDPOINT,
+          credentials:
+            e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+              ? {
+                  accessKeyId: e.AWS_ACCESS_KEY_ID,
+                  secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
+                  ...(e.AWS_SESSION_TOKEN && { sessionToken: e.AWS_SESSION_TOKEN }),
+                }
+              : undefined,
         }
       : undefined,
     publicUrl: (e.METHODIC_PUBLIC_URL ?? defaultPublicUrl(e.HOST, e.PORT)).replace(/\/+$/, ""),

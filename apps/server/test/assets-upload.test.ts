@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll } from "vitest";
-import { type Api, describe, expect, storage, test } from "./support/app.js";
+import { type Api, describe, expect, startApp, storage, test } from "./support/app.js";
 import {
   assetCall,
   createAsset,
@@ -20,7 +20,6 @@ import {
   runOutputs,
   sha256,
   sleep,
-  startAssetApp,
   startRun,
   text,
   upload,
@@ -318,7 +317,7 @@ describe("the pending-asset sweeper", () => {
   let api: Api;
   let close: () => Promise<void>;
   beforeAll(async () => {
-    ({ api, close } = await startAssetApp({ METHODIC_PENDING_ASSET_TTL_S: "60", METHODIC_REAPER_INTERVAL_S: "1" }));
+    ({ api, close } = await startApp({ METHODIC_PENDING_ASSET_TTL_S: "60", METHODIC_REAPER_INTERVAL_S: "1" }));
   });
   afterAll(async () => close());
 

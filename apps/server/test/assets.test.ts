@@ -145,7 +145,7 @@ describe("component assets", () => {
         path: component.path,
         url:
           storage === "local"
-            ? expect.stringMatching(/^http:\/\/127\.0\.0\.1:8080\/v1\/blobs\/.+\?.+/)
+            ? expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/v1\/blobs\/.+\?.+/)
             : expect.stringContaining(`/assets/${asset.id}/`),
         method: "PUT",
         headers: expect.any(Object),

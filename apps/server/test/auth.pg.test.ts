@@ -1,20 +1,22 @@
 import type { FastifyInstance } from "fastify";
-import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { afterAll, beforeAll, expect, test } from "vitest";
 import { TOKEN_CACHE_TTL_MS } from "../src/services/tokens.service.js";
+import { createDatabase, type TestApp } from "../src/testing/index.js";
 import { asAdmin, startApp } from "./support/app.js";
-import { createDatabase } from "./support/postgres.js";
 
+let started: TestApp[];
 let apps: FastifyInstance[];
 let drop: () => Promise<void>;
 
 beforeAll(async () => {
-  const database = await createDatabase(inject("templateDatabase"));
+  const database = await createDatabase();
   drop = database.drop;
-  apps = await Promise.all([0, 1].map(() => startApp({}, { driver: "postgres", url: database.url })));
+  started = await Promise.all([0, 1].map(() => startApp({}, { databaseTarget: database.target })));
+  apps = started.map((s) => s.app);
 });
 
 afterAll(async () => {
-  await Promise.all(apps.map((app) => app.close()));
+  await Promise.all(started.map((s) => s.close()));
   await drop();
 });
 

@@ -1,12 +1,11 @@
 import { createHash } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { buildApp } from "../src/app.js";
-import { ADMIN_TOKEN, testConfig, testDatabase } from "./support/app.js";
+import { ADMIN_TOKEN, startApp } from "./support/app.js";
 import { captureLogs } from "./support/logs.js";
 
 let app: FastifyInstance;
-let drop: () => Promise<void>;
+let close: () => Promise<void>;
 const log = captureLogs();
 
 async function call(
@@ -21,7 +20,7 @@ async function call(
     ...(token !== undefined && { headers: { authorization: `Bearer ${token}` } }),
     ...(payload && { payload }),
   });
-  return { status: res.statusCode, body: res.body ? res.json() : undefined };
+  return { status: res.statusCode, body: res.body ? res.json() : undefined, headers: res.headers };
 }
 
 async function createToken(scope: string, name = `${scope} token`) {
@@ -31,19 +30,13 @@ async function createToken(scope: string, name = `${scope} token`) {
 }
 
 beforeAll(async () => {
-  const database = await testDatabase();
-  drop = database.drop;
   // Every request and response is logged, so that the secrets' absence from the log means something.
-  app = buildApp({ config: testConfig(), database: database.target, logger: { level: "trace", stream: log.stream } });
-  await app.ready();
+  ({ app, close } = await startApp({}, { logger: { level: "trace", stream: log.stream } }));
   await call("POST", "/v1/experiments", ADMIN_TOKEN, { id: "auth" });
   await call("POST", "/v1/experiments/auth/variations/v/runs/0/start", ADMIN_TOKEN);
 });
 
-afterAll(async () => {
-  await app.close();
-  await drop();
-});
+afterAll(() => close());
 
 // One route of each class, and a body that would succeed for it.
 const routes = {
@@ -95,6 +88,7 @@ describe("auth", () => {
             expect(res.body.error).toEqual({
               code: "forbidden",
               message: `This token has the ${scope} scope; this route needs ${need}.`,
+              request_id: res.headers["x-request-id"],
             });
           }
         }

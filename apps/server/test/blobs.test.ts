@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vitest";
-import type { Api } from "./support/app.js";
+import { type Api, startApp } from "./support/app.js";
 import {
   assetCall,
   createFiles,
@@ -19,7 +19,6 @@ import {
   putPiece,
   readyAsset,
   sha256,
-  startAssetApp,
   startRun,
   text,
   upload,
@@ -31,7 +30,7 @@ let api: Api;
 let close: () => Promise<void>;
 
 beforeAll(async () => {
-  ({ api, close } = await startAssetApp({ METHODIC_PART_SIZE: String(PART_SIZE), METHODIC_PUBLIC_URL: PUBLIC_URL }));
+  ({ api, close } = await startApp({ METHODIC_PART_SIZE: String(PART_SIZE), METHODIC_PUBLIC_URL: PUBLIC_URL }));
 });
 afterAll(async () => close());
 afterEach(() => {
@@ -268,10 +267,13 @@ describe("signed URLs", () => {
     const [piece] = pieces(old.upload, files);
 
     vi.useFakeTimers({ toFake: ["Date"] });
-    vi.setSystemTime(Date.now() + 2 * 3600_000);
-    expectForbidden(await put(api, piece!.url, Buffer.from("alpha"), piece!.headers), "expired upload URL");
-    expectForbidden(await fetchBlob(api, component!.url), "expired download URL");
-    vi.useRealTimers();
+    try {
+      vi.setSystemTime(Date.now() + 2 * 3600_000);
+      expectForbidden(await put(api, piece!.url, Buffer.from("alpha"), piece!.headers), "expired upload URL");
+      expectForbidden(await fetchBlob(api, component!.url), "expired download URL");
+    } finally {
+      vi.useRealTimers();
+    }
 
     expect((await getAsset(api, old.asset.id)).uploaded_size).toBe(0);
     // A fresh plan works again.

@@ -2,23 +2,16 @@ import { randomBytes } from "node:crypto";
 import { request } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { expect, test } from "vitest";
-import { buildApp } from "../src/app.js";
-import { apiFor, testConfig, testDatabase } from "./support/app.js";
+import { startServer } from "../src/testing/index.js";
+import { apiFor } from "./support/app.js";
 import { assetCall, createFiles, local, MiB, pieces, startRun } from "./support/assets.js";
 import { captureLogs } from "./support/logs.js";
 
 test("a client that hangs up in the middle of a blob PUT is logged as that, not as an outage, and nothing is recorded", async () => {
-  const database = await testDatabase();
   const log = captureLogs();
-  const app = buildApp({
-    config: testConfig(),
-    database: database.target,
-    logger: { level: "info", stream: log.stream },
-  });
+  const { app, url, close } = await startServer({ logger: { level: "info", stream: log.stream } });
   try {
-    await app.listen({ port: 0, host: "127.0.0.1" });
-    const address = app.server.address();
-    const port = typeof address === "object" && address ? address.port : 0;
+    const port = Number(new URL(url).port);
     const api = apiFor(app);
     const files = [{ path: "model.bin", bytes: randomBytes(2 * MiB) }];
     const { asset, upload } = await createFiles(api, await startRun(api, "hangup"), files);
@@ -47,7 +40,6 @@ test("a client that hangs up in the middle of a blob PUT is logged as that, not 
     expect(plan.status).toBe(200);
     expect(plan.body.upload.components.map((c: { path: string }) => c.path)).toEqual(["model.bin"]);
   } finally {
-    await app.close();
-    await database.drop();
+    await close();
   }
 });

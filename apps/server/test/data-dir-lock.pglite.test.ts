@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { embeddedServers, stop } from "./support/server-process.js";
+import { embeddedServers } from "./support/server-process.js";
 
 const { start, dataDir } = embeddedServers();
 
@@ -11,7 +11,7 @@ describe("the data dir lock", () => {
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
 
     const second = start(dir);
-    expect(await second.exit).toBe(1);
+    expect((await second.exit).code).toBe(1);
     const message = second.stderr().trim();
     expect(message.split("\n")).toHaveLength(1);
     expect(message).toContain(`is in use by another Chronicle server (pid ${first.child.pid}`);
@@ -24,7 +24,7 @@ describe("the data dir lock", () => {
     const dir = await dataDir();
     const crashed = start(dir);
     await crashed.url;
-    await stop(crashed, "SIGKILL");
+    await crashed.stop("SIGKILL");
 
     const next = start(dir);
     const url = await next.url;

@@ -1,26 +1,27 @@
 import type { FastifyInstance } from "fastify";
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createDatabase } from "../src/testing/index.js";
 import { asAdmin, startApp } from "./support/app.js";
-import { createDatabase } from "./support/postgres.js";
 import { TcpProxy } from "./support/tcp-proxy.js";
 
 describe("while PostgreSQL is unreachable", () => {
   let app: FastifyInstance;
+  let close: () => Promise<void>;
   let proxy: TcpProxy;
   let drop: () => Promise<void>;
 
   beforeAll(async () => {
-    const database = await createDatabase(inject("templateDatabase"));
+    const database = await createDatabase();
     drop = database.drop;
-    const url = new URL(database.url);
+    const url = new URL(database.url!);
     proxy = new TcpProxy(url.hostname, Number(url.port || 5432));
     await proxy.start();
     url.host = `127.0.0.1:${proxy.port}`;
-    app = await startApp({}, { driver: "postgres", url: url.toString() });
+    ({ app, close } = await startApp({}, { databaseTarget: { driver: "postgres", url: url.toString() } }));
   });
 
   afterAll(async () => {
-    await app?.close();
+    await close?.();
     await proxy?.stop();
     await drop?.();
   });
@@ -43,7 +44,11 @@ describe("while PostgreSQL is unreachable", () => {
       const res = await app.inject({ headers: asAdmin, method, url });
       expect(res.statusCode, `${method} ${url}`).toBe(503);
       expect(res.json()).toEqual({
-        error: { code: "unavailable", message: "The database is unreachable; try again shortly." },
+        error: {
+          code: "unavailable",
+          message: "The database is unreachable; try again shortly.",
+          request_id: res.headers["x-request-id"],
+        },
       });
       expect(res.body).not.toMatch(/ECONNREFUSED|at \w+ \(/);
     }

@@ -2,7 +2,7 @@ import { readFile, stat } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { embeddedServers, stop } from "./support/server-process.js";
+import { embeddedServers } from "./support/server-process.js";
 
 const { start, dataDir } = embeddedServers();
 
@@ -18,7 +18,7 @@ describe("the embedded default (PGlite in the data dir)", () => {
     expect(created.status).toBe(201);
     await first.fetch("/v1/experiments/kept/variations/v1", { method: "PUT" });
 
-    expect(await stop(first)).toBe(0);
+    expect((await first.stop()).code).toBe(0);
 
     const second = start(dir);
     await second.url;
@@ -47,7 +47,7 @@ describe("the embedded default (PGlite in the data dir)", () => {
     expect(anonymous.status).toBe(401);
 
     // A restart reads the same token back.
-    expect(await stop(server)).toBe(0);
+    expect((await server.stop()).code).toBe(0);
     const again = start(dir);
     await again.url;
     expect((await readFile(path, "utf8")).trim()).toBe(token);
@@ -90,7 +90,7 @@ describe("the embedded default (PGlite in the data dir)", () => {
     const answer = await response;
     expect(answer.status).toBe(201);
     expect(JSON.parse(answer.body)).toMatchObject({ id: "in-flight" });
-    expect(await server.exit).toBe(0);
+    expect((await server.exit).code).toBe(0);
   });
 
   test("a bad variable stops start-up with one line naming it", async () => {
@@ -101,7 +101,7 @@ describe("the embedded default (PGlite in the data dir)", () => {
       ["METHODIC_PART_SIZE", "1024"],
     ] as const) {
       const server = start(dir, { [name]: value });
-      expect(await server.exit).toBe(1);
+      expect((await server.exit).code).toBe(1);
       const lines = server.stderr().trim().split("\n");
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(new RegExp(`^Invalid configuration: ${name} `));

@@ -56,7 +56,11 @@ describe("experiments", () => {
       const res = await api.request({ method, url: "/v1/experiments/nope", payload });
       expect(res.status).toBe(404);
       expect(res.body).toEqual({
-        error: { code: "experiment_not_found", message: "Experiment 'nope' does not exist." },
+        error: {
+          code: "experiment_not_found",
+          message: "Experiment 'nope' does not exist.",
+          request_id: res.headers["x-request-id"],
+        },
       });
     }
   });

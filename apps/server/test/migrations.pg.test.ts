@@ -1,15 +1,14 @@
-import type { FastifyInstance } from "fastify";
 import pg from "pg";
 import { expect, test } from "vitest";
+import { createDatabase, type TestApp } from "../src/testing/index.js";
 import { asAdmin, startApp } from "./support/app.js";
-import { createDatabase } from "./support/postgres.js";
 
 test("several instances starting at once on an empty database migrate it once", async () => {
-  const { url, drop } = await createDatabase();
-  const apps: FastifyInstance[] = [];
+  const { target, url, drop } = await createDatabase({ empty: true });
+  const apps: TestApp[] = [];
   try {
-    const started = await Promise.all(Array.from({ length: 4 }, () => startApp({}, { driver: "postgres", url })));
-    apps.push(...started);
+    await Promise.all(Array.from({ length: 4 }, async () => apps.push(await startApp({}, { databaseTarget: target }))));
+    const started = apps.map((s) => s.app);
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
@@ -34,7 +33,7 @@ test("several instances starting at once on an empty database migrate it once", 
       );
     }
   } finally {
-    await Promise.all(apps.map((app) => app.close()));
+    await Promise.all(apps.map((s) => s.close()));
     await drop();
   }
 });

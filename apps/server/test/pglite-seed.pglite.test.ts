@@ -1,15 +1,17 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
-import { expect, inject, test } from "vitest";
-import { makePgliteSeed, openDatabase } from "../src/db/client.js";
+import { expect, test } from "vitest";
+import { openDatabase } from "../src/db/client.js";
 
 const log = { warn: () => {} };
 
 test("a new data dir started from the build's seed is migrated, and keeps what is written to it", async () => {
-  const dir = await mkdtemp(join(inject("tmpRoot"), "seeded-"));
+  const dir = await mkdtemp(join(process.env.TEST_TMP_ROOT!, "seeded-"));
   try {
-    const seed = await makePgliteSeed();
+    // What `pnpm build` made, as a new data dir of the built server loads it.
+    const seed = new Blob([await readFile(fileURLToPath(new URL("../dist/pglite-seed.tar.gz", import.meta.url)))]);
     const first = await openDatabase({ driver: "pglite", dataDir: join(dir, "pgdata"), from: seed }, log);
     await first.db.execute(sql`insert into experiments (id, config) values ('seeded', '{}')`);
     await first.close();

@@ -1,32 +1,33 @@
 import type { FastifyInstance } from "fastify";
-import { afterAll, beforeAll, expect, inject, test } from "vitest";
-import { buildApp } from "../src/app.js";
-import { asAdmin, testConfig } from "./support/app.js";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { createDatabase, type TestApp } from "../src/testing/index.js";
+import { asAdmin, startApp } from "./support/app.js";
 import { captureLogs } from "./support/logs.js";
-import { createDatabase } from "./support/postgres.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+let started: TestApp[] = [];
 let apps: FastifyInstance[] = [];
 let logs: ReturnType<typeof captureLogs>[] = [];
 let drop: () => Promise<void>;
 
 beforeAll(async () => {
-  const database = await createDatabase(inject("templateDatabase"));
+  const database = await createDatabase();
   drop = database.drop;
   logs = [captureLogs(), captureLogs()];
-  apps = logs.map((log) =>
-    buildApp({
-      config: testConfig({ METHODIC_HEARTBEAT_TIMEOUT_S: "1", METHODIC_REAPER_INTERVAL_S: "1" }),
-      database: { driver: "postgres", url: database.url },
-      logger: { level: "info", stream: log.stream },
-    }),
+  started = await Promise.all(
+    logs.map((log) =>
+      startApp(
+        { METHODIC_HEARTBEAT_TIMEOUT_S: "1", METHODIC_REAPER_INTERVAL_S: "1" },
+        { databaseTarget: database.target, logger: { level: "info", stream: log.stream } },
+      ),
+    ),
   );
-  await Promise.all(apps.map((app) => app.ready()));
+  apps = started.map((s) => s.app);
 });
 
 afterAll(async () => {
-  await Promise.all(apps.map((app) => app.close()));
+  await Promise.all(started.map((s) => s.close()));
   await drop();
 });
 

@@ -1,31 +1,20 @@
 import { sql } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { buildApp } from "../src/app.js";
-import { asAdmin, testConfig, testDatabase } from "./support/app.js";
+import { asAdmin, startApp } from "./support/app.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("lost runs", () => {
   let app: FastifyInstance;
-  let drop: () => Promise<void>;
+  let close: () => Promise<void>;
 
   beforeAll(async () => {
-    const database = await testDatabase();
-    drop = database.drop;
-    app = buildApp({
-      config: testConfig({ METHODIC_HEARTBEAT_TIMEOUT_S: "1", METHODIC_REAPER_INTERVAL_S: "1" }),
-      database: database.target,
-      logger: false,
-    });
-    await app.ready();
+    ({ app, close } = await startApp({ METHODIC_HEARTBEAT_TIMEOUT_S: "1", METHODIC_REAPER_INTERVAL_S: "1" }));
     await app.inject({ method: "POST", url: "/v1/experiments", headers: asAdmin, payload: { id: "reap" } });
   });
 
-  afterAll(async () => {
-    await app.close();
-    await drop();
-  });
+  afterAll(() => close());
 
   const run = (n: number, action = "") =>
     app.inject({

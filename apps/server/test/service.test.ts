@@ -17,7 +17,14 @@ describe("service routes", () => {
   test("an unknown route is 404 not_found with the error body", async ({ api }) => {
     const res = await api.request({ method: "DELETE", url: "/v1/experiments?x=1" });
     expect(res.status).toBe(404);
-    expect(res.body).toEqual({ error: { code: "not_found", message: "There is no route DELETE /v1/experiments." } });
+    expect(res.body).toEqual({
+      error: {
+        code: "not_found",
+        message: "There is no route DELETE /v1/experiments.",
+        request_id: expect.stringMatching(/^req_[A-Za-z0-9_-]{16}$/),
+      },
+    });
+    expect(res.body.error.request_id).toBe(res.headers["x-request-id"]);
   });
 
   test("/docs renders the API documentation", async ({ api }) => {

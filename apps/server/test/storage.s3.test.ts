@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { FastifyInstance } from "fastify";
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
-import { buildApp } from "../src/app.js";
-import { testConfig, testDatabase } from "./support/app.js";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { startS3, type TestS3 } from "../src/testing/index.js";
+import { startApp } from "./support/app.js";
 import {
   apiFor,
   createFiles,
@@ -16,24 +15,27 @@ import {
 } from "./support/assets.js";
 import { TcpProxy } from "./support/tcp-proxy.js";
 
+let s3: TestS3;
+beforeAll(async () => {
+  s3 = await startS3();
+});
+afterAll(() => s3.close());
+
 /** An app on the S3 driver with extra environment; counts the request body bytes it receives. */
-async function s3App(env: NodeJS.ProcessEnv = {}) {
-  const database = await testDatabase();
-  const app: FastifyInstance = buildApp({
-    config: testConfig({ METHODIC_PART_SIZE: String(PART_SIZE), ...env }),
-    database: database.target,
-    logger: false,
-  });
+async function s3App(env: Record<string, string> = {}) {
   const received = { bytes: 0, blobRequests: 0 };
-  app.addHook("onRequest", async (request) => {
-    received.bytes += Number(request.headers["content-length"] ?? 0);
-    if (request.url.startsWith("/v1/blobs/")) received.blobRequests += 1;
-  });
-  await app.ready();
-  const close = async () => {
-    await app.close();
-    await database.drop();
-  };
+  const { app, close } = await startApp(
+    { METHODIC_PART_SIZE: String(PART_SIZE), ...env },
+    {
+      storage: "s3",
+      s3,
+      prepare: (app) =>
+        app.addHook("onRequest", async (request) => {
+          received.bytes += Number(request.headers["content-length"] ?? 0);
+          if (request.url.startsWith("/v1/blobs/")) received.blobRequests += 1;
+        }),
+    },
+  );
   return { api: apiFor(app), received, close };
 }
 
@@ -62,7 +64,7 @@ describe("the S3 driver", () => {
       PART_SIZE,
       2 * MiB + 123,
     ]);
-    for (const piece of pieces(created.upload, files)) expect(piece.url.startsWith(inject("s3").endpoint)).toBe(true);
+    for (const piece of pieces(created.upload, files)) expect(piece.url.startsWith(s3.endpoint)).toBe(true);
     await upload(api, created.upload, files);
     const ready = await finalize(api, created.asset.id);
     expect(ready).toMatchObject({ state: "ready", uploaded_size: ready.size });
@@ -98,7 +100,7 @@ test("abort deletes the objects, and a store that lacks AbortMultipartUpload doe
     ];
     const created = await createFiles(api, ref, files);
     await upload(api, created.upload, files);
-    const { endpoint, bucket } = inject("s3");
+    const { endpoint, bucket } = s3;
     // s3rver checks no signatures, so the object can be looked at directly.
     const object = `${endpoint}/${bucket}/assets/${created.asset.id}/1`;
     expect((await fetch(object, { method: "HEAD" })).status).toBe(200);
@@ -113,7 +115,7 @@ test("abort deletes the objects, and a store that lacks AbortMultipartUpload doe
 });
 
 test("presigned URLs carry the public endpoint, while the server talks to the other one", async () => {
-  const { endpoint } = inject("s3");
+  const { endpoint } = s3;
   const publicEndpoint = endpoint.replace("127.0.0.1", "localhost");
   const { api, close } = await s3App({ S3_PUBLIC_ENDPOINT: publicEndpoint });
   try {
@@ -132,7 +134,7 @@ test("presigned URLs carry the public endpoint, while the server talks to the ot
 });
 
 test("while storage is unreachable the API answers 503, nothing turns ready, and it recovers", async () => {
-  const target = new URL(inject("s3").endpoint);
+  const target = new URL(s3.endpoint);
   const proxy = new TcpProxy(target.hostname, Number(target.port));
   await proxy.start();
   const { api, close } = await s3App({ S3_ENDPOINT: `http://127.0.0.1:${proxy.port}` });
@@ -148,7 +150,7 @@ test("while storage is unreachable the API answers 503, nothing turns ready, and
     await proxy.stop();
     const finalizing = await api.request({ method: "POST", url: `/v1/assets/${created.asset.id}/finalize` });
     expect(finalizing.status).toBe(503);
-    expect(finalizing.body.error).toEqual({
+    expect(finalizing.body.error).toMatchObject({
       code: "unavailable",
       message: "Storage is unreachable or failing; try again shortly.",
     });

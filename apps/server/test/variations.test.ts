@@ -82,6 +82,7 @@ describe("variations", () => {
       error: {
         code: "variation_not_found",
         message: "Variation 'missing' of experiment 'exp-var-404' does not exist.",
+        request_id: res.headers["x-request-id"],
       },
     });
   });

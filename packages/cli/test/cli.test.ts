@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Chronicle } from "@methodic/sdk";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { methodic, run, waitForStderr } from "./support.js";
+import { methodic, resultOf, run } from "./support.js";
 
 const MiB = 1024 * 1024;
 let root: string;
@@ -47,15 +47,14 @@ beforeAll(async () => {
     METHODIC_PART_SIZE: String(5 * MiB),
   };
   server = methodic(["serve", "--port", "0", "--data-dir", join(root, "data")], env);
-  [, url] = (await waitForStderr(server, /serving at (http:\/\/127\.0\.0\.1:\d+)/)) as unknown as [string, string];
-  await waitForStderr(server, /Press Ctrl-C to stop/);
+  url = (await server.waitFor(/serving at (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+  await server.waitFor(/Press Ctrl-C to stop/);
   adminToken = (await readFile(join(root, "data", "admin-token"), "utf8")).trim();
   admin = new Chronicle({ baseUrl: url, token: adminToken });
 });
 
 afterAll(async () => {
-  server.kill("SIGTERM");
-  const { code } = await server.result;
+  const { code } = await server.stop("SIGTERM");
   expect(code).toBe(0);
   await rm(root, { recursive: true, force: true });
 });
@@ -199,10 +198,10 @@ describe("upload and download", () => {
   test("an upload interrupted with Ctrl-C resumes the same asset when run again; download is byte-identical", async () => {
     const args = ["upload", dir, "--run", "transfer/base/0", "--type", "checkpoint", "--name", "step-40"];
     const first = methodic([...args, "--concurrency", "1"], env);
-    const [, assetId] = (await waitForStderr(first, /uploading (\S+): /)) as unknown as [string, string];
+    const assetId = (await first.waitFor(/uploading (\S+): /))[1]!;
     await sleep(400);
-    first.kill("SIGINT");
-    const interrupted = await first.result;
+    await first.stop("SIGINT");
+    const interrupted = await resultOf(first);
     expect(interrupted.code).toBe(130);
     expect(interrupted.stderr).toContain("interrupted: run the same command again to resume the upload.");
     expect((await admin.getAsset(assetId)).state).toBe("pending");

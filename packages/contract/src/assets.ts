@@ -1,7 +1,6 @@
 import { z } from "zod";
-import { ExperimentId, JsonObject, ListQuery, Name, Page, RunIndex, Timestamp, VariationKey } from "./common.js";
+import { ExperimentId, JsonObject, Name, RUN_PATH, RunIndex, RunParams, Timestamp, VariationKey } from "./common.js";
 import { defineRoute } from "./route.js";
-import { RunParams } from "./runs.js";
 
 export const MAX_COMPONENTS = 10_000;
 export const MAX_PARTS = 10_000;
@@ -60,9 +59,6 @@ export const Asset = z
   })
   .meta({ id: "Asset" });
 export type Asset = z.infer<typeof Asset>;
-
-export const InputAsset = Asset.extend({ linked_at: Timestamp }).meta({ id: "InputAsset" });
-export type InputAsset = z.infer<typeof InputAsset>;
 
 const Headers = z.record(z.string(), z.string()).describe("Headers the PUT must send for its signature to hold");
 
@@ -168,27 +164,13 @@ export const Download = z
   .meta({ id: "Download" });
 export type Download = z.infer<typeof Download>;
 
-export const OutputsQuery = ListQuery.extend({ asset_type: AssetType.optional(), state: AssetState.optional() });
-export const VariationOutputsQuery = OutputsQuery.extend({
-  run: z.coerce.number().pipe(RunIndex).optional(),
-});
-export const ExperimentOutputsQuery = VariationOutputsQuery.extend({ variation: VariationKey.optional() });
-export type ExperimentOutputsQuery = z.infer<typeof ExperimentOutputsQuery>;
-export const LatestQuery = z.strictObject({
-  asset_type: AssetType,
-  run: z.coerce.number().pipe(RunIndex).optional(),
-});
-export type LatestQuery = z.infer<typeof LatestQuery>;
-
-export const AssetPage = Page(Asset).meta({ id: "AssetPage" });
-export const InputPage = Page(InputAsset).meta({ id: "InputPage" });
-export const Latest = z
-  .object({ asset: Asset.nullable().describe("The newest ready asset of the type, or null") })
-  .meta({ id: "Latest" });
-
 const AssetParams = z.strictObject({ id: AssetId });
-const VariationParams = z.strictObject({ exp: ExperimentId, var: VariationKey });
-const InputParams = z.strictObject({ exp: ExperimentId, var: VariationKey, asset_id: AssetId });
+
+export const IdempotencyKey = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,255}$/, "must be 1 to 255 printable ASCII characters")
+  .describe("A repeat of a create with the same key (per token, within 24 h) answers what the first got");
+const CreateAssetHeaders = z.looseObject({ "idempotency-key": IdempotencyKey.optional() });
 
 const tag = "Assets";
 const asset = "/v1/assets/:id";
@@ -196,7 +178,7 @@ const asset = "/v1/assets/:id";
 export const assetRoutes = {
   createAsset: defineRoute({
     method: "POST",
-    path: "/v1/experiments/:exp/variations/:var/runs/:run/assets",
+    path: `${RUN_PATH}/assets`,
     summary: "Create an asset of a running or lost run: inline JSON (ready at once) or files to upload",
     description:
       "Answers 201 `{asset, upload}`. An `Idempotency-Key` header makes a retry within 24 h answer the " +
@@ -204,9 +186,11 @@ export const assetRoutes = {
     tag,
     access: "write",
     params: RunParams,
+    headers: CreateAssetHeaders,
     body: CreateAssetBody,
     responses: { 201: CreatedAsset },
-    errors: [400, 401, 403, 404, 409, 413, 415],
+    errors: ["experiment_not_found", "variation_not_found", "run_not_found", "run_finished", "already_exists"],
+    idempotent: "with-key",
   }),
   getAsset: defineRoute({
     method: "GET",
@@ -216,7 +200,7 @@ export const assetRoutes = {
     access: "read",
     params: AssetParams,
     responses: { 200: Asset },
-    errors: [400, 401, 403, 404],
+    errors: ["asset_not_found"],
   }),
   getAssetContent: defineRoute({
     method: "GET",
@@ -226,7 +210,7 @@ export const assetRoutes = {
     access: "read",
     params: AssetParams,
     responses: { 200: z.unknown().describe("The JSON value, as it was given") },
-    errors: [400, 401, 403, 404, 409],
+    errors: ["asset_not_found", "asset_not_inline"],
   }),
   reportParts: defineRoute({
     method: "POST",
@@ -237,7 +221,8 @@ export const assetRoutes = {
     params: AssetParams,
     body: ReportPartsBody,
     responses: { 200: AssetAnswer },
-    errors: [400, 401, 403, 404, 409, 413, 415],
+    errors: ["asset_not_found", "asset_aborted"],
+    idempotent: true,
   }),
   planUploads: defineRoute({
     method: "POST",
@@ -247,7 +232,8 @@ export const assetRoutes = {
     access: "write",
     params: AssetParams,
     responses: { 200: UploadAnswer },
-    errors: [400, 401, 403, 404, 409],
+    errors: ["asset_not_found", "asset_aborted"],
+    idempotent: true,
   }),
   finalizeAsset: defineRoute({
     method: "POST",
@@ -258,7 +244,8 @@ export const assetRoutes = {
     access: "write",
     params: AssetParams,
     responses: { 200: AssetAnswer },
-    errors: [400, 401, 403, 404, 409],
+    errors: ["asset_not_found", "asset_aborted", "asset_incomplete"],
+    idempotent: true,
   }),
   abortAsset: defineRoute({
     method: "POST",
@@ -268,7 +255,8 @@ export const assetRoutes = {
     access: "write",
     params: AssetParams,
     responses: { 200: AssetAnswer },
-    errors: [400, 401, 403, 404, 409],
+    errors: ["asset_not_found", "asset_state_conflict"],
+    idempotent: true,
   }),
   downloadAsset: defineRoute({
     method: "GET",
@@ -278,81 +266,6 @@ export const assetRoutes = {
     access: "read",
     params: AssetParams,
     responses: { 200: Download },
-    errors: [400, 401, 403, 404, 409],
-  }),
-  listRunOutputs: defineRoute({
-    method: "GET",
-    path: "/v1/experiments/:exp/variations/:var/runs/:run/outputs",
-    summary: "A run's outputs, newest first",
-    tag,
-    access: "read",
-    params: RunParams,
-    query: OutputsQuery,
-    responses: { 200: AssetPage },
-    errors: [400, 401, 403, 404],
-  }),
-  listVariationOutputs: defineRoute({
-    method: "GET",
-    path: "/v1/experiments/:exp/variations/:var/outputs",
-    summary: "Outputs of every run of a variation, newest first",
-    tag,
-    access: "read",
-    params: VariationParams,
-    query: VariationOutputsQuery,
-    responses: { 200: AssetPage },
-    errors: [400, 401, 403, 404],
-  }),
-  latestOutput: defineRoute({
-    method: "GET",
-    path: "/v1/experiments/:exp/variations/:var/outputs/latest",
-    summary: "The newest ready asset of a type across the variation's runs (or of one run)",
-    tag,
-    access: "read",
-    params: VariationParams,
-    query: LatestQuery,
-    responses: { 200: Latest },
-    errors: [400, 401, 403, 404],
-  }),
-  listExperimentOutputs: defineRoute({
-    method: "GET",
-    path: "/v1/experiments/:exp/outputs",
-    summary: "Every asset of an experiment, newest first",
-    tag,
-    access: "read",
-    params: z.strictObject({ exp: ExperimentId }),
-    query: ExperimentOutputsQuery,
-    responses: { 200: AssetPage },
-    errors: [400, 401, 403, 404],
-  }),
-  listInputs: defineRoute({
-    method: "GET",
-    path: "/v1/experiments/:exp/variations/:var/inputs",
-    summary: "Assets linked to the variation as inputs, last linked first",
-    tag: "Inputs",
-    access: "read",
-    params: VariationParams,
-    query: ListQuery,
-    responses: { 200: InputPage },
-    errors: [400, 401, 403, 404],
-  }),
-  linkInput: defineRoute({
-    method: "PUT",
-    path: "/v1/experiments/:exp/variations/:var/inputs/:asset_id",
-    summary: "Link a ready asset (of any variation of any experiment) as an input (idempotent)",
-    tag: "Inputs",
-    access: "write",
-    params: InputParams,
-    responses: { 200: InputAsset, 201: InputAsset },
-    errors: [400, 401, 403, 404, 409],
-  }),
-  unlinkInput: defineRoute({
-    method: "DELETE",
-    path: "/v1/experiments/:exp/variations/:var/inputs/:asset_id",
-    summary: "Unlink an input (idempotent)",
-    tag: "Inputs",
-    access: "write",
-    params: InputParams,
-    responses: { 204: z.null().describe("Unlinked") },
-    errors: [400, 401, 403, 404],
+    errors: ["asset_not_found", "asset_not_ready"],
   }),
 };

@@ -62,3 +62,18 @@ export interface Page<T> {
   items: T[];
   next_cursor: string | null;
 }
+
+/** A run index in a path: canonical decimal digits only, so `/runs/01` and `/runs/1e3` are refused. */
+const RunIndexParam = z
+  .string()
+  .regex(/^(0|[1-9][0-9]{0,9})$/, "must be a run index: a whole number from 0 to 2147483647")
+  .transform(Number)
+  .pipe(RunIndex.max(RUN_INDEX_MAX, "must be at most 2147483647"));
+
+/** The path parameters that name an experiment, a variation and a run. */
+export const ExperimentParams = z.strictObject({ exp: ExperimentId });
+export const VariationParams = z.strictObject({ exp: ExperimentId, var: VariationKey });
+export const RunParams = z.strictObject({ exp: ExperimentId, var: VariationKey, run: RunIndexParam });
+
+/** The base path of one run's routes. */
+export const RUN_PATH = "/v1/experiments/:exp/variations/:var/runs/:run";

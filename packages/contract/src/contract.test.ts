@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import type { z } from "zod";
 import { ERROR_STATUS, ErrorBody, ExperimentId, JsonObject, ListQuery, RunIndex, routes, Timestamp } from "./index.js";
 
 describe("identifiers", () => {
@@ -36,15 +37,58 @@ describe("shared pieces", () => {
 });
 
 describe("route table", () => {
-  test("every error status a route declares has a code", () => {
-    const statuses = new Set<number>(Object.values(ERROR_STATUS));
+  test("every route answers internal and unavailable, and an error body for each status it declares", () => {
     for (const [name, route] of Object.entries(routes)) {
-      for (const status of route.errors) expect(statuses, `${name} declares ${status}`).toContain(status);
-      const responses: Record<number, unknown> = route.responses;
-      expect(responses[500]).toBe(ErrorBody);
-      expect(responses[503]).toBe(ErrorBody);
+      expect(route.errors, name).toContain("internal");
+      expect(route.errors, name).toContain("unavailable");
+      const responses: Record<number, z.ZodType> = route.responses;
+      for (const code of route.errors) {
+        const body = { error: { code, message: "m", request_id: "r" } };
+        expect(responses[ERROR_STATUS[code]]?.safeParse(body).success, `${name} ${code}`).toBe(true);
+      }
     }
   });
+
+  test("the codes a route's shape implies are derived; the others are its own", () => {
+    const { createAsset, healthz, listExperiments, heartbeat } = routes;
+    expect(healthz.errors).toEqual(["internal", "unavailable"]);
+    expect(listExperiments.errors).toEqual(["invalid_request", "unauthorized", "forbidden", "internal", "unavailable"]);
+    expect(heartbeat.errors).not.toContain("payload_too_large");
+    expect(createAsset.errors).toEqual(
+      expect.arrayContaining(["invalid_request", "payload_too_large", "unsupported_media_type", "run_finished"]),
+    );
+  });
+
+  test("an error response names only the route's codes of its status", () => {
+    const conflict = routes.heartbeat.responses[409 as keyof typeof routes.heartbeat.responses] as z.ZodType;
+    const body = (code: string) => ({ error: { code, message: "m", request_id: "r" } });
+    expect(conflict.safeParse(body("run_finished")).success).toBe(true);
+    expect(conflict.safeParse(body("asset_aborted")).success).toBe(false);
+    expect(ErrorBody.safeParse(body("asset_aborted")).success).toBe(true);
+  });
+
+  test("POSTs are safe to repeat only where the route says so; other methods always", () => {
+    const safe = Object.entries(routes)
+      .filter(([, route]) => route.method === "POST" && route.idempotent !== false)
+      .map(([name]) => name)
+      .sort();
+    expect(safe).toEqual(
+      [
+        "abortAsset",
+        "createAsset",
+        "failRun",
+        "finalizeAsset",
+        "heartbeat",
+        "planUploads",
+        "reportParts",
+        "startRun",
+        "succeedRun",
+      ].sort(),
+    );
+    expect(routes.createAsset.idempotent).toBe("with-key");
+    for (const route of Object.values(routes)) if (route.method !== "POST") expect(route.idempotent).toBe(true);
+  });
+
   test("operation paths and methods are unique", () => {
     const keys = Object.values(routes).map((route) => `${route.method} ${route.path}`);
     expect(new Set(keys).size).toBe(keys.length);

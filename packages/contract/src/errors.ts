@@ -29,15 +29,15 @@ export const ERROR_STATUS = {
 export type ErrorCode = keyof typeof ERROR_STATUS;
 export const ErrorCode = z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]);
 
-export const ErrorBody = z
-  .object({
-    error: z.object({
-      code: ErrorCode,
-      message: z.string().describe("One human sentence"),
-      details: JsonObject.optional(),
-    }),
-  })
-  .meta({ id: "Error" });
+/** What every error answer says: a code to branch on, a sentence for people, the request to quote. */
+export const ErrorDetail = z.object({
+  code: ErrorCode,
+  message: z.string().describe("One human sentence"),
+  details: JsonObject.optional(),
+  request_id: z.string().describe("The request's id, also in the x-request-id header and the server's log"),
+});
+
+export const ErrorBody = z.object({ error: ErrorDetail }).meta({ id: "Error" });
 export type ErrorBody = z.infer<typeof ErrorBody>;
 
 /** One failing field of a 400 `invalid_request`, listed in `details.fields`. */

@@ -2,12 +2,12 @@ import { z } from "zod";
 import {
   Description,
   ExperimentId,
+  ExperimentParams,
   JsonObject,
   ListQuery,
   Name,
   Page,
   Timestamp,
-  VariationKey,
   WandbName,
 } from "./common.js";
 import { defineRoute } from "./route.js";
@@ -50,43 +50,7 @@ export const UpdateExperimentBody = z
   .meta({ id: "UpdateExperimentBody" });
 export type UpdateExperimentBody = z.infer<typeof UpdateExperimentBody>;
 
-export const RunCounts = z
-  .object({
-    running: z.int().min(0),
-    succeeded: z.int().min(0),
-    failed: z.int().min(0),
-    lost: z.int().min(0),
-  })
-  .describe("Number of runs of the variation in each state");
-export type RunCounts = z.infer<typeof RunCounts>;
-
-export const Variation = z
-  .object({
-    experiment_id: ExperimentId,
-    variation: VariationKey,
-    description: z.string().nullable(),
-    config: JsonObject,
-    run_counts: RunCounts,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-  })
-  .meta({ id: "Variation" });
-export type Variation = z.infer<typeof Variation>;
-
-/** Fields given are set (`null` clears the description); absent fields stay as they are. */
-export const PutVariationBody = z
-  .strictObject({
-    description: Description.nullable().optional(),
-    config: JsonObject.optional().describe("Replaces the whole config"),
-  })
-  .meta({ id: "PutVariationBody" });
-export type PutVariationBody = z.infer<typeof PutVariationBody>;
-
-export const ExperimentParams = z.strictObject({ exp: ExperimentId });
-export const VariationParams = z.strictObject({ exp: ExperimentId, var: VariationKey });
-
 export const ExperimentPage = Page(Experiment).meta({ id: "ExperimentPage" });
-export const VariationPage = Page(Variation).meta({ id: "VariationPage" });
 
 const tag = "Experiments";
 
@@ -99,7 +63,7 @@ export const experimentRoutes = {
     access: "write",
     body: CreateExperimentBody,
     responses: { 201: Experiment },
-    errors: [400, 401, 403, 409, 413, 415],
+    errors: ["already_exists"],
   }),
   listExperiments: defineRoute({
     method: "GET",
@@ -109,7 +73,6 @@ export const experimentRoutes = {
     access: "read",
     query: ListQuery,
     responses: { 200: ExperimentPage },
-    errors: [400, 401, 403],
   }),
   getExperiment: defineRoute({
     method: "GET",
@@ -119,7 +82,7 @@ export const experimentRoutes = {
     access: "read",
     params: ExperimentParams,
     responses: { 200: Experiment },
-    errors: [400, 401, 403, 404],
+    errors: ["experiment_not_found"],
   }),
   updateExperiment: defineRoute({
     method: "PATCH",
@@ -130,39 +93,6 @@ export const experimentRoutes = {
     params: ExperimentParams,
     body: UpdateExperimentBody,
     responses: { 200: Experiment },
-    errors: [400, 401, 403, 404, 413, 415],
-  }),
-  putVariation: defineRoute({
-    method: "PUT",
-    path: "/v1/experiments/:exp/variations/:var",
-    summary: "Create or update a variation (idempotent)",
-    description: "Answers 201 when the variation was created and 200 when it already existed.",
-    tag,
-    access: "write",
-    params: VariationParams,
-    body: PutVariationBody.optional(),
-    responses: { 200: Variation, 201: Variation },
-    errors: [400, 401, 403, 404, 413, 415],
-  }),
-  listVariations: defineRoute({
-    method: "GET",
-    path: "/v1/experiments/:exp/variations",
-    summary: "List an experiment's variations with run counts by state, newest first",
-    tag,
-    access: "read",
-    params: ExperimentParams,
-    query: ListQuery,
-    responses: { 200: VariationPage },
-    errors: [400, 401, 403, 404],
-  }),
-  getVariation: defineRoute({
-    method: "GET",
-    path: "/v1/experiments/:exp/variations/:var",
-    summary: "Read a variation",
-    tag,
-    access: "read",
-    params: VariationParams,
-    responses: { 200: Variation },
-    errors: [400, 401, 403, 404],
+    errors: ["experiment_not_found"],
   }),
 };

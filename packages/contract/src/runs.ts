@@ -1,13 +1,16 @@
 import { z } from "zod";
 import {
   ExperimentId,
+  ExperimentParams,
   JsonObject,
   ListQuery,
   Page,
-  RUN_INDEX_MAX,
+  RUN_PATH,
   RunIndex,
+  RunParams,
   Timestamp,
   VariationKey,
+  VariationParams,
   WandbName,
 } from "./common.js";
 import { defineRoute } from "./route.js";
@@ -72,15 +75,6 @@ export const FailRunBody = z
   .meta({ id: "FailRunBody" });
 export type FailRunBody = z.infer<typeof FailRunBody>;
 
-/** A run index in a path: canonical decimal digits only, so `/runs/01` and `/runs/1e3` are refused. */
-const RunIndexParam = z
-  .string()
-  .regex(/^(0|[1-9][0-9]{0,9})$/, "must be a run index: a whole number from 0 to 2147483647")
-  .transform(Number)
-  .pipe(RunIndex.max(RUN_INDEX_MAX, "must be at most 2147483647"));
-
-export const RunParams = z.strictObject({ exp: ExperimentId, var: VariationKey, run: RunIndexParam });
-
 export const VariationRunsQuery = ListQuery.extend({ state: RunState.optional() });
 export type VariationRunsQuery = z.infer<typeof VariationRunsQuery>;
 export const ExperimentRunsQuery = VariationRunsQuery.extend({ variation: VariationKey.optional() });
@@ -89,8 +83,9 @@ export type ExperimentRunsQuery = z.infer<typeof ExperimentRunsQuery>;
 export const RunPage = Page(Run).meta({ id: "RunPage" });
 
 const tag = "Runs";
-const base = "/v1/experiments/:exp/variations/:var/runs/:run";
-const transitionErrors = [400, 401, 403, 404, 409, 413, 415] as const;
+const base = RUN_PATH;
+/** The 404s of a route on one run: the most precise of the three. */
+const runMissing = ["experiment_not_found", "variation_not_found", "run_not_found"] as const;
 
 export const runRoutes = {
   startRun: defineRoute({
@@ -105,7 +100,8 @@ export const runRoutes = {
     params: RunParams,
     body: StartRunBody.optional(),
     responses: { 200: Run },
-    errors: transitionErrors,
+    errors: ["experiment_not_found", "wandb_project_required", "run_finished", "run_state_conflict"],
+    idempotent: true,
   }),
   heartbeat: defineRoute({
     method: "POST",
@@ -115,7 +111,8 @@ export const runRoutes = {
     access: "write",
     params: RunParams,
     responses: { 200: Heartbeat },
-    errors: [400, 401, 403, 404, 409],
+    errors: [...runMissing, "run_finished"],
+    idempotent: true,
   }),
   succeedRun: defineRoute({
     method: "POST",
@@ -126,7 +123,8 @@ export const runRoutes = {
     params: RunParams,
     body: SucceedRunBody.optional(),
     responses: { 200: Run },
-    errors: transitionErrors,
+    errors: [...runMissing, "run_state_conflict"],
+    idempotent: true,
   }),
   failRun: defineRoute({
     method: "POST",
@@ -137,7 +135,8 @@ export const runRoutes = {
     params: RunParams,
     body: FailRunBody.optional(),
     responses: { 200: Run },
-    errors: transitionErrors,
+    errors: [...runMissing, "run_state_conflict"],
+    idempotent: true,
   }),
   getRun: defineRoute({
     method: "GET",
@@ -147,7 +146,7 @@ export const runRoutes = {
     access: "read",
     params: RunParams,
     responses: { 200: Run },
-    errors: [400, 401, 403, 404],
+    errors: runMissing,
   }),
   listVariationRuns: defineRoute({
     method: "GET",
@@ -155,10 +154,10 @@ export const runRoutes = {
     summary: "List a variation's runs, newest first",
     tag,
     access: "read",
-    params: z.strictObject({ exp: ExperimentId, var: VariationKey }),
+    params: VariationParams,
     query: VariationRunsQuery,
     responses: { 200: RunPage },
-    errors: [400, 401, 403, 404],
+    errors: ["experiment_not_found", "variation_not_found"],
   }),
   listExperimentRuns: defineRoute({
     method: "GET",
@@ -166,9 +165,9 @@ export const runRoutes = {
     summary: "List every run of an experiment, newest first",
     tag,
     access: "read",
-    params: z.strictObject({ exp: ExperimentId }),
+    params: ExperimentParams,
     query: ExperimentRunsQuery,
     responses: { 200: RunPage },
-    errors: [400, 401, 403, 404],
+    errors: ["experiment_not_found"],
   }),
 };

@@ -23,7 +23,6 @@ export const serviceRoutes = {
     tag,
     access: "none",
     responses: { 200: Health },
-    errors: [],
   }),
   readyz: defineRoute({
     method: "GET",
@@ -32,6 +31,5 @@ export const serviceRoutes = {
     tag,
     access: "none",
     responses: { 200: Readiness },
-    errors: [],
   }),
 };

@@ -34,7 +34,6 @@ export const tokenRoutes = {
     access: "admin",
     body: CreateTokenBody,
     responses: { 201: CreatedToken },
-    errors: [400, 401, 403, 413, 415],
   }),
   listTokens: defineRoute({
     method: "GET",
@@ -44,7 +43,6 @@ export const tokenRoutes = {
     access: "admin",
     query: ListQuery,
     responses: { 200: TokenPage },
-    errors: [400, 401, 403],
   }),
   revokeToken: defineRoute({
     method: "DELETE",
@@ -54,6 +52,6 @@ export const tokenRoutes = {
     access: "admin",
     params: z.strictObject({ id: TokenId }),
     responses: { 204: z.null().describe("Revoked") },
-    errors: [400, 401, 403, 404],
+    errors: ["not_found"],
   }),
 };

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Asset, Chronicle, type InputAsset, type Page } from "@methodic/sdk";
-import { startServer, type TestServer } from "@methodic/testkit";
+import { startServer, type TestServer } from "@methodic/server/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type McpSession, startMcp, textOf } from "./mcp-client.js";
 

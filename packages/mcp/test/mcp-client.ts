@@ -20,14 +20,14 @@ export interface McpSession {
 }
 
 /**
- * The MCP server from source (through tsx, so the tests need no build of this package) as a child
- * process, speaking stdio with a real MCP client. `env` configures it; XDG_CONFIG_HOME points at an
+ * The MCP server (this package's build, as `methodic-mcp` runs it) as a child process, speaking stdio
+ * with a real MCP client. `env` configures it; XDG_CONFIG_HOME points at an
  * empty directory unless given, so a credentials file of the machine never leaks in.
  */
 export async function startMcp(env: Record<string, string>): Promise<McpSession> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: ["--import", "tsx", join(packageDir, "src", "main.ts")],
+    args: [join(packageDir, "dist", "main.js")],
     cwd: packageDir,
     env: { XDG_CONFIG_HOME: await mkdtemp(join(tmpdir(), "methodic-mcp-xdg-")), ...env },
     stderr: "pipe",

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Chronicle } from "@methodic/sdk";
-import { startServer, type TestServer } from "@methodic/testkit";
+import { startServer, type TestServer } from "@methodic/server/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type McpSession, startMcp, textOf } from "./mcp-client.js";
 

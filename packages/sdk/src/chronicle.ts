@@ -1,19 +1,15 @@
 import {
   type Asset,
   type AssetState,
-  assetRoutes,
   type CreatedToken,
   type CreateExperimentBody,
   type CreateTokenBody,
   type Experiment,
-  experimentRoutes,
   type Readiness,
   type Run as RunRecord,
   type RunState,
-  runRoutes,
-  serviceRoutes,
+  routes,
   type Token,
-  tokenRoutes,
   type UpdateExperimentBody,
   type Variation as VariationRecord,
 } from "@methodic/contract";
@@ -30,6 +26,8 @@ export interface ChronicleOptions extends RunOptions {
   baseUrl?: string;
   /** A bearer token; else METHODIC_TOKEN or the credentials file. */
   token?: string;
+  /** Per request to the API: one unanswered for this long is abandoned (and retried if safe); 60 s. */
+  timeoutMs?: number;
   fetch?: typeof fetch;
 }
 
@@ -40,7 +38,12 @@ export class Chronicle {
 
   constructor(private readonly options: ChronicleOptions = {}) {
     const { baseUrl, token } = resolveCredentials(options);
-    this.transport = new Transport({ baseUrl, token, ...(options.fetch && { fetch: options.fetch }) });
+    this.transport = new Transport({
+      baseUrl,
+      token,
+      ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+      ...(options.fetch && { fetch: options.fetch }),
+    });
   }
 
   get baseUrl(): string {
@@ -60,25 +63,25 @@ export class Chronicle {
   }
 
   createExperiment(body: CreateExperimentBody): Promise<Experiment> {
-    return this.transport.call(experimentRoutes.createExperiment, { body });
+    return this.transport.call(routes.createExperiment, { body });
   }
 
   getExperiment(id: string): Promise<Experiment> {
-    return this.transport.call(experimentRoutes.getExperiment, { params: { exp: id }, retry: true });
+    return this.transport.call(routes.getExperiment, { params: { exp: id } });
   }
 
   updateExperiment(id: string, changes: UpdateExperimentBody): Promise<Experiment> {
-    return this.transport.call(experimentRoutes.updateExperiment, { params: { exp: id }, body: changes, retry: true });
+    return this.transport.call(routes.updateExperiment, { params: { exp: id }, body: changes });
   }
 
   listExperiments(): Pages<Experiment> {
-    return new Pages((page) => this.transport.call(experimentRoutes.listExperiments, { query: page, retry: true }));
+    return new Pages((page) => this.transport.call(routes.listExperiments, { query: page }));
   }
 
   /** The experiment's variations, each with its run counts by state. */
   listVariations(experimentId: string): Pages<VariationRecord> {
     return new Pages((page) =>
-      this.transport.call(experimentRoutes.listVariations, { params: { exp: experimentId }, query: page, retry: true }),
+      this.transport.call(routes.listVariations, { params: { exp: experimentId }, query: page }),
     );
   }
 
@@ -87,15 +90,13 @@ export class Chronicle {
     const { variation, ...query } = filter;
     return new Pages((page) =>
       variation === undefined
-        ? this.transport.call(runRoutes.listExperimentRuns, {
+        ? this.transport.call(routes.listExperimentRuns, {
             params: { exp: experimentId },
             query: { ...query, ...page },
-            retry: true,
           })
-        : this.transport.call(runRoutes.listVariationRuns, {
+        : this.transport.call(routes.listVariationRuns, {
             params: { exp: experimentId, var: variation },
             query: { ...query, ...page },
-            retry: true,
           }),
     );
   }
@@ -112,36 +113,34 @@ export class Chronicle {
     if (run !== undefined && variation === undefined) throw new TypeError("listOutputs: `run` needs a `variation`");
     return new Pages((page) =>
       variation === undefined
-        ? this.transport.call(assetRoutes.listExperimentOutputs, {
+        ? this.transport.call(routes.listExperimentOutputs, {
             params: { exp: experimentId },
             query: { ...query, ...page },
-            retry: true,
           })
-        : this.transport.call(assetRoutes.listVariationOutputs, {
+        : this.transport.call(routes.listVariationOutputs, {
             params: { exp: experimentId, var: variation },
             query: { ...query, ...(run !== undefined && { run }), ...page },
-            retry: true,
           }),
     );
   }
 
   /** Creates a token (an admin token's right); its secret is in this answer only. */
   createToken(body: CreateTokenBody): Promise<CreatedToken> {
-    return this.transport.call(tokenRoutes.createToken, { body });
+    return this.transport.call(routes.createToken, { body });
   }
 
   /** Tokens not revoked, newest first, never with their secrets. */
   listTokens(): Pages<Token> {
-    return new Pages((page) => this.transport.call(tokenRoutes.listTokens, { query: page, retry: true }));
+    return new Pages((page) => this.transport.call(routes.listTokens, { query: page }));
   }
 
   async revokeToken(id: string): Promise<void> {
-    await this.transport.call(tokenRoutes.revokeToken, { params: { id }, retry: true });
+    await this.transport.call(routes.revokeToken, { params: { id } });
   }
 
   /** Whether the server and its database and storage answer (`/readyz`); rejects when not. */
   ready(): Promise<Readiness> {
-    return this.transport.call(serviceRoutes.readyz, {});
+    return this.transport.call(routes.readyz, {});
   }
 
   /** Downloads a ready asset's files into `targetDir`, each verified by its sha256. */
@@ -150,11 +149,11 @@ export class Chronicle {
   }
 
   getAsset(id: string): Promise<Asset> {
-    return this.transport.call(assetRoutes.getAsset, { params: { id }, retry: true });
+    return this.transport.call(routes.getAsset, { params: { id } });
   }
 
   /** The JSON an inline asset (an environment, a config) was stored with. */
   getAssetContent(id: string): Promise<unknown> {
-    return this.transport.call(assetRoutes.getAssetContent, { params: { id }, retry: true });
+    return this.transport.call(routes.getAssetContent, { params: { id } });
   }
 }

@@ -5,10 +5,10 @@ import { dirname, isAbsolute, relative, resolve, sep, win32 } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
-import { setTimeout as sleep } from "node:timers/promises";
-import { assetRoutes, type Download, ErrorBody } from "@methodic/contract";
-import { ChronicleError, errorFor, isTransient, UnavailableError, ValidationError } from "./errors.js";
+import { type Download, ErrorBody, routes } from "@methodic/contract";
+import { ChronicleError, errorFor, UnavailableError, ValidationError } from "./errors.js";
 import { eachLimited } from "./files.js";
+import { ATTEMPTS, RetryNow, withRetries } from "./retry.js";
 import type { Transport } from "./transport.js";
 
 /** Bytes written so far of the whole asset (kept and resumed files included), and the file that advanced. */
@@ -40,10 +40,6 @@ interface Target extends DownloadedFile {
   url: string;
 }
 
-/** Attempts of one component GET, the first included. */
-const ATTEMPTS = 4;
-const backoff = (attempt: number) => Math.min(8_000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random());
-
 /**
  * Every file of a ready asset into `targetDir`, byte for byte: each streamed to `<path>.partial`,
  * hashed as it is written, verified against its size and sha256, then renamed into place. A file
@@ -57,8 +53,7 @@ export async function downloadAsset(
 ): Promise<DownloadedFile[]> {
   const root = resolve(targetDir);
   const fetchFn = options.fetch ?? globalThis.fetch;
-  const ask = async () =>
-    targetsOf(root, await transport.call(assetRoutes.downloadAsset, { params: { id: assetId }, retry: true }));
+  const ask = async () => targetsOf(root, await transport.call(routes.downloadAsset, { params: { id: assetId } }));
   const targets = await ask();
 
   // URLs expire: a 403 asks the API for fresh ones, once for the whole download.
@@ -138,18 +133,20 @@ async function fetchComponent(target: Target, ctx: Context): Promise<void> {
 
   let url = target.url;
   let refreshed = false;
-  for (let attempt = 1; ; attempt++) {
-    ctx.signal?.throwIfAborted();
-    let kept = await sizeOf(partial);
-    if (kept !== undefined && kept > size) {
-      await rm(partial, { force: true });
-      kept = undefined;
-    }
-    const offset = kept ?? 0;
-    const hash = offset > 0 ? await hashOf(partial) : createHash("sha256");
-    if (offset > 0) ctx.progress(path, offset);
+  await withRetries(
+    async () => {
+      ctx.signal?.throwIfAborted();
+      let kept = await sizeOf(partial);
+      if (kept !== undefined && kept > size) {
+        await rm(partial, { force: true });
+        kept = undefined;
+      }
+      const offset = kept ?? 0;
+      const hash = offset > 0 ? await hashOf(partial) : createHash("sha256");
+      if (offset > 0) ctx.progress(path, offset);
+      // The partial file already holds every byte (a crash before the rename): verify it.
+      if (kept !== undefined && offset === size) return verifyAndRename(target, partial, hash);
 
-    if (kept === undefined || offset < size) {
       let res: Response;
       try {
         res = await ctx.fetch(url, {
@@ -157,59 +154,36 @@ async function fetchComponent(target: Target, ctx: Context): Promise<void> {
           ...(ctx.signal && { signal: ctx.signal }),
         });
       } catch (err) {
-        if (ctx.signal?.aborted || attempt >= ATTEMPTS) throw networkError(path, err, ctx.signal);
-        await sleep(backoff(attempt), undefined, ctx.signal && { signal: ctx.signal });
-        continue;
+        throw networkError(path, err, ctx.signal);
       }
-
       if (res.status === 403 && !refreshed) {
         await res.body?.cancel();
         refreshed = true;
         url = await ctx.refresh(path);
-        attempt--;
-        continue;
+        throw new RetryNow(new ChronicleError(403, "forbidden", `Storage refused the URL of ${path}.`));
       }
       const resumed = res.status === 206;
-      if (resumed && rangeStart(res.headers.get("content-range")) !== offset) {
-        // Not the range asked for: start over rather than splice in the wrong bytes.
+      if ((resumed && rangeStart(res.headers.get("content-range")) !== offset) || (res.status === 416 && offset > 0)) {
+        // Not the range asked for, or the partial file does not fit what storage holds: start over
+        // rather than splice in the wrong bytes.
         await res.body?.cancel();
         await rm(partial, { force: true });
-        if (attempt >= ATTEMPTS)
-          throw new ChronicleError(206, "internal", `Storage answered the wrong range of ${path}.`);
-        continue;
+        throw new RetryNow(new ChronicleError(res.status, "internal", `Storage refused every range of ${path}.`));
       }
-      if (res.status === 416 && offset > 0) {
-        // The partial file does not fit what storage holds: start over.
-        await res.body?.cancel();
-        await rm(partial, { force: true });
-        if (attempt >= ATTEMPTS) throw new ChronicleError(416, "internal", `Storage refused every range of ${path}.`);
-        continue;
-      }
-      if (res.status !== 200 && !resumed) {
-        const err = await storageError(path, res);
-        if (!isTransient(err) || attempt >= ATTEMPTS) throw err;
-        await sleep(backoff(attempt), undefined, ctx.signal && { signal: ctx.signal });
-        continue;
-      }
+      if (res.status !== 200 && !resumed) throw await storageError(path, res);
 
       // 200 is the whole file: whatever was kept is dropped.
-      const start = resumed ? offset : 0;
       const received = resumed ? hash : createHash("sha256");
       try {
-        await receive(res, partial, start, received, target, ctx);
+        await receive(res, partial, resumed ? offset : 0, received, target, ctx);
       } catch (err) {
         if (err instanceof ChronicleError && err.code === "internal") await rm(partial, { force: true });
-        if (!(err instanceof UnavailableError) || ctx.signal?.aborted || attempt >= ATTEMPTS) throw err;
-        await sleep(backoff(attempt), undefined, ctx.signal && { signal: ctx.signal });
-        continue;
+        throw err;
       }
       await verifyAndRename(target, partial, received);
-      return;
-    }
-    // The partial file already holds every byte (a crash before the rename): verify it.
-    await verifyAndRename(target, partial, hash);
-    return;
-  }
+    },
+    { attempts: ATTEMPTS, signal: ctx.signal },
+  );
 }
 
 /**

@@ -9,6 +9,8 @@ export class ChronicleError extends Error {
     readonly code: ErrorCode | "network_error",
     message: string,
     readonly details?: Record<string, unknown>,
+    /** The server's id of the request (quote it when reporting a problem); absent without an answer. */
+    readonly requestId?: string,
   ) {
     super(message);
   }
@@ -40,6 +42,7 @@ export function errorFor(
   code: ChronicleError["code"],
   message: string,
   details?: Record<string, unknown>,
+  requestId?: string,
 ) {
   const Class =
     status === 401 || status === 403
@@ -53,7 +56,7 @@ export function errorFor(
             : status >= 400
               ? ValidationError
               : ChronicleError;
-  return new Class(status, code, message, details);
+  return new Class(status, code, message, details, requestId);
 }
 
 /** Worth another try: no answer, a timeout, overload, or a server or storage failure. */

@@ -63,7 +63,8 @@ const { parentPort, workerData } = require("node:worker_threads");
 function sha256FileInWorker(path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     let digest: string | undefined;
-    const worker = new Worker(HASH_WORKER, { eval: true, workerData: path });
+    // Not the parent's flags: `--input-type=module` (or a loader) would make this CommonJS text fail.
+    const worker = new Worker(HASH_WORKER, { eval: true, workerData: path, execArgv: [] });
     worker.once("message", (hex: string) => {
       digest = hex;
     });

@@ -1,12 +1,10 @@
-import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import {
   type Asset,
   type AssetState,
-  assetRoutes,
   type FailRunBody,
   type Run as RunRecord,
-  runRoutes,
+  routes,
   type StartRunBody,
 } from "@methodic/contract";
 import { type DownloadedFile, type DownloadOptions, downloadAsset } from "./download.js";
@@ -44,6 +42,8 @@ export interface OutputsFilter {
  */
 export class Run {
   private timer: NodeJS.Timeout | undefined;
+  /** The current heartbeat loop; a stop or a new start ends the old one. */
+  private beating: object | undefined;
   private readonly uploads = new Set<DirectoryUpload>();
   private readonly creationQueue: CreationQueue;
   private readonly params: { exp: string; var: string; run: string };
@@ -64,33 +64,46 @@ export class Run {
    * Weights & Biases run, then keeps it alive with heartbeats until succeed or fail.
    */
   async start(wandb: StartRunBody = {}): Promise<RunRecord> {
-    const run = await this.transport.call(runRoutes.startRun, { params: this.params, body: wandb, retry: true });
+    const run = await this.transport.call(routes.startRun, { params: this.params, body: wandb });
     this.startHeartbeats();
     return run;
   }
 
   /** One heartbeat now; the timer sends them by itself after start. */
   heartbeat() {
-    return this.transport.call(runRoutes.heartbeat, { params: this.params, retry: true });
+    return this.transport.call(routes.heartbeat, { params: this.params });
   }
 
+  /**
+   * A heartbeat every interval, each sent once the one before it has answered (or failed after its
+   * retries), so that a slow server never sees two of one run at once.
+   */
   private startHeartbeats(): void {
     this.stopHeartbeats();
     const interval = this.options.heartbeatIntervalMs ?? 30_000;
-    this.timer = setInterval(() => {
-      this.heartbeat().catch((err: unknown) => {
+    const beating = {};
+    this.beating = beating;
+    const next = () => {
+      // A heartbeat timer must never keep a finished trainer's process alive.
+      this.timer = setTimeout(beat, interval).unref();
+    };
+    const beat = async () => {
+      try {
+        await this.heartbeat();
+      } catch (err) {
         // A finished run needs no more; anything else is worth telling, never worth crashing for.
         if (err instanceof ChronicleError && err.code === "run_finished") this.stopHeartbeats();
         this.options.onHeartbeatError?.(err);
-      });
-    }, interval);
-    // A heartbeat timer must never keep a finished trainer's process alive.
-    this.timer.unref();
+      }
+      if (this.beating === beating) next();
+    };
+    next();
   }
 
   private stopHeartbeats(): void {
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     this.timer = undefined;
+    this.beating = undefined;
   }
 
   /**
@@ -125,10 +138,9 @@ export class Run {
   /** Waits for pending uploads, then ends the run as succeeded; a failed upload leaves it running. */
   async succeed(summary?: Record<string, unknown>): Promise<RunRecord> {
     await this.waitForUploads();
-    const run = await this.transport.call(runRoutes.succeedRun, {
+    const run = await this.transport.call(routes.succeedRun, {
       params: this.params,
       body: summary === undefined ? {} : { summary },
-      retry: true,
     });
     this.stopHeartbeats();
     return run;
@@ -144,13 +156,13 @@ export class Run {
       if (error !== undefined) body.error = error;
       if (details !== undefined) body.details = details;
     }
-    const run = await this.transport.call(runRoutes.failRun, { params: this.params, body, retry: true });
+    const run = await this.transport.call(routes.failRun, { params: this.params, body });
     this.stopHeartbeats();
     return run;
   }
 
   get(): Promise<RunRecord> {
-    return this.transport.call(runRoutes.getRun, { params: this.params, retry: true });
+    return this.transport.call(routes.getRun, { params: this.params });
   }
 
   /** Stores any JSON object as this run's `environment` asset. */
@@ -160,11 +172,9 @@ export class Run {
 
   /** An inline JSON asset, ready at once. Retried safely: the create carries an Idempotency-Key. */
   async uploadAsset(input: InlineAssetInput): Promise<Asset> {
-    const created = await this.transport.call(assetRoutes.createAsset, {
+    const created = await this.transport.call(routes.createAsset, {
       params: this.params,
       body: input,
-      headers: { "idempotency-key": randomUUID() },
-      retry: true,
     });
     return created.asset;
   }
@@ -174,15 +184,13 @@ export class Run {
     const { acrossRuns, ...query } = filter;
     return new Pages((page) =>
       acrossRuns
-        ? this.transport.call(assetRoutes.listVariationOutputs, {
+        ? this.transport.call(routes.listVariationOutputs, {
             params: { exp: this.experimentId, var: this.variation },
             query: { ...query, ...page },
-            retry: true,
           })
-        : this.transport.call(assetRoutes.listRunOutputs, {
+        : this.transport.call(routes.listRunOutputs, {
             params: this.params,
             query: { ...query, ...page },
-            retry: true,
           }),
     );
   }
@@ -194,10 +202,9 @@ export class Run {
 
   /** The newest ready asset of the type across every run of the variation; null when there is none. */
   async latestOutput(assetType: string): Promise<Asset | null> {
-    const { asset } = await this.transport.call(assetRoutes.latestOutput, {
+    const { asset } = await this.transport.call(routes.latestOutput, {
       params: { exp: this.experimentId, var: this.variation },
       query: { asset_type: assetType },
-      retry: true,
     });
     return asset;
   }

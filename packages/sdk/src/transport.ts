@@ -1,6 +1,8 @@
+import { randomUUID } from "node:crypto";
 import { ErrorBody, type RouteDef } from "@methodic/contract";
 import type { z } from "zod";
-import { ChronicleError, errorFor, isTransient } from "./errors.js";
+import { ChronicleError, errorFor, UnavailableError } from "./errors.js";
+import { ATTEMPTS, withRetries } from "./retry.js";
 
 type Input<S> = S extends z.ZodType ? z.input<S> : never;
 type Success<R extends RouteDef> = {
@@ -12,7 +14,10 @@ export interface CallOptions<R extends RouteDef> {
   query?: Input<R["query"]>;
   body?: Input<R["body"]>;
   headers?: Record<string, string>;
-  /** Retry network failures, 5xx, 408 and 429 (for calls that are safe to repeat). */
+  /**
+   * Whether to retry network failures, timeouts, 5xx and 429. By default, every call the contract
+   * says is safe to repeat is retried (GET, PUT, DELETE, and the POSTs it marks idempotent).
+   */
   retry?: boolean;
 }
 
@@ -21,10 +26,13 @@ export interface TransportOptions {
   token: string | undefined;
   /** Attempts for a retried call, the first included. */
   attempts?: number;
+  /** Per attempt: a request unanswered for this long is abandoned (and retried if it may be). */
+  timeoutMs?: number;
   fetch?: typeof fetch;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Long enough for a finalize that completes many multipart uploads; a hung connection is given up. */
+const TIMEOUT_MS = 60_000;
 
 /**
  * The REST API through the contract: paths and bodies from the route table, answers parsed by its
@@ -34,12 +42,14 @@ export class Transport {
   readonly baseUrl: string;
   private readonly token: string | undefined;
   private readonly attempts: number;
+  private readonly timeoutMs: number;
   private readonly fetch: typeof fetch;
 
   constructor(options: TransportOptions) {
     this.baseUrl = options.baseUrl;
     this.token = options.token;
-    this.attempts = options.attempts ?? 4;
+    this.attempts = options.attempts ?? ATTEMPTS;
+    this.timeoutMs = options.timeoutMs ?? TIMEOUT_MS;
     this.fetch = options.fetch ?? globalThis.fetch;
   }
 
@@ -51,16 +61,16 @@ export class Transport {
     return `${this.baseUrl}${path}${qs ? `?${qs}` : ""}`;
   }
 
-  async call<R extends RouteDef>(route: R, options: CallOptions<R> = {}): Promise<Success<R>> {
-    const attempts = options.retry ? this.attempts : 1;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.once(route, options);
-      } catch (err) {
-        if (attempt >= attempts || !isTransient(err)) throw err;
-        await sleep(Math.min(8_000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random()));
-      }
+  call<R extends RouteDef>(route: R, options: CallOptions<R> = {}): Promise<Success<R>> {
+    let headers = options.headers;
+    // A create the contract makes safe by a key gets one, the same for every attempt.
+    if (route.idempotent === "with-key" && !headers?.["idempotency-key"]) {
+      headers = { ...headers, "idempotency-key": randomUUID() };
     }
+    const retry = options.retry ?? route.idempotent !== false;
+    return withRetries(() => this.once(route, { ...options, ...(headers && { headers }) }), {
+      attempts: retry ? this.attempts : 1,
+    });
   }
 
   private async once<R extends RouteDef>(route: R, options: CallOptions<R>): Promise<Success<R>> {
@@ -69,31 +79,39 @@ export class Transport {
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (options.body !== undefined) headers["content-type"] = "application/json";
     let res: Response;
+    let text: string;
     try {
+      const signal = AbortSignal.timeout(this.timeoutMs);
       res = await this.fetch(url, {
         method: route.method,
         headers,
+        signal,
         ...(options.body !== undefined && { body: JSON.stringify(options.body) }),
       });
+      text = await res.text();
     } catch (err) {
-      throw new ChronicleError(
+      const timedOut = err instanceof DOMException && err.name === "TimeoutError";
+      throw new UnavailableError(
         0,
         "network_error",
-        `Chronicle at ${this.baseUrl} did not answer: ${(err as Error).message}`,
+        timedOut
+          ? `Chronicle at ${this.baseUrl} did not answer ${route.method} ${route.path} within ${this.timeoutMs / 1000} s.`
+          : `Chronicle at ${this.baseUrl} did not answer: ${(err as Error).message}`,
       );
     }
-    const text = await res.text();
     const json: unknown = text ? safeJson(text) : undefined;
     if (!res.ok) {
       const parsed = ErrorBody.safeParse(json);
       if (parsed.success) {
-        const { code, message, details } = parsed.data.error;
-        throw errorFor(res.status, code, message, details);
+        const { code, message, details, request_id } = parsed.data.error;
+        throw errorFor(res.status, code, message, details, request_id);
       }
       throw errorFor(
         res.status,
         res.status >= 500 ? "unavailable" : "invalid_request",
         `HTTP ${res.status}: ${text.slice(0, 200)}`,
+        undefined,
+        res.headers.get("x-request-id") ?? undefined,
       );
     }
     const schema = route.responses[res.status];

@@ -3,9 +3,10 @@ import { EventEmitter } from "node:events";
 import { createReadStream } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { type Asset, assetRoutes, type UploadPlan } from "@methodic/contract";
-import { ChronicleError, errorFor, isTransient } from "./errors.js";
+import { type Asset, routes, type UploadPlan } from "@methodic/contract";
+import { ChronicleError, errorFor, UnavailableError } from "./errors.js";
 import { assertUnchanged, eachLimited, type LocalFile, listFiles, sha256Files } from "./files.js";
+import { RetryNow, withRetries } from "./retry.js";
 import type { Transport } from "./transport.js";
 
 export interface UploadDirectoryOptions {
@@ -57,9 +58,6 @@ interface Piece {
   url: string;
   headers: Record<string, string>;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const RETRIES = 5;
 
 /**
  * A directory going up as one asset, in the background. `done` resolves to the ready asset; progress
@@ -116,17 +114,16 @@ export class DirectoryUpload extends EventEmitter {
       let asset: Asset;
       let plan: UploadPlan;
       if (tracked && sameAsTracked) {
-        asset = await this.transport.call(assetRoutes.getAsset, { params: { id: tracked.assetId }, retry: true });
+        asset = await this.transport.call(routes.getAsset, { params: { id: tracked.assetId } });
         if (asset.state === "ready") return asset;
         if (asset.state === "aborted") throw new ChronicleError(409, "asset_aborted", `Asset ${asset.id} was aborted.`);
         await this.reportTracked(asset.id, tracked.pieces);
-        ({ upload: plan } = await this.transport.call(assetRoutes.planUploads, {
+        ({ upload: plan } = await this.transport.call(routes.planUploads, {
           params: { id: asset.id },
-          retry: true,
         }));
       } else {
         const idempotencyKey = randomUUID();
-        const answer = await this.transport.call(assetRoutes.createAsset, {
+        const answer = await this.transport.call(routes.createAsset, {
           params: { exp: this.key.experimentId, var: this.key.variation, run: String(this.key.run) },
           body: {
             asset_type: this.options.asset_type,
@@ -135,7 +132,6 @@ export class DirectoryUpload extends EventEmitter {
             components: manifest,
           },
           headers: { "idempotency-key": idempotencyKey },
-          retry: true,
         });
         asset = answer.asset;
         plan = answer.upload ?? { expires_at: new Date().toISOString(), components: [] };
@@ -162,9 +158,8 @@ export class DirectoryUpload extends EventEmitter {
       this.sent = asset.size - piecesOf(plan, files).reduce((sum, piece) => sum + piece.size, 0);
       this.emit("progress", { bytesSent: this.sent, totalBytes: this.total } satisfies UploadProgress);
       await this.send(asset.id, files, plan);
-      const { asset: ready } = await this.transport.call(assetRoutes.finalizeAsset, {
+      const { asset: ready } = await this.transport.call(routes.finalizeAsset, {
         params: { id: asset.id },
-        retry: true,
       });
       tracker?.markDone(asset.id);
       return ready;
@@ -178,7 +173,7 @@ export class DirectoryUpload extends EventEmitter {
     if (pieces.length === 0) return;
     const parts = pieces.map((p) => ({ path: p.path, part_number: p.partNumber, etag: p.etag }));
     await this.transport
-      .call(assetRoutes.reportParts, { params: { id: assetId }, body: { parts }, retry: true })
+      .call(routes.reportParts, { params: { id: assetId }, body: { parts } })
       // A report the server cannot accept (a stale ETag) only means that piece is sent again.
       .catch(() => undefined);
   }
@@ -188,21 +183,20 @@ export class DirectoryUpload extends EventEmitter {
     let urls = new Map(pieces.map((p) => [pieceKey(p), p]));
     // URLs expire; a fresh plan (of what is still missing) signs them anew.
     const refresh = async () => {
-      const { upload } = await this.transport.call(assetRoutes.planUploads, { params: { id: assetId }, retry: true });
+      const { upload } = await this.transport.call(routes.planUploads, { params: { id: assetId } });
       urls = new Map(piecesOf(upload, files).map((p) => [pieceKey(p), p]));
     };
 
     await eachLimited(pieces, this.options.concurrency ?? 8, async (piece) => {
       const etag = await this.put(piece, () => urls.get(pieceKey(piece)), refresh);
       this.options.uploadTracker?.markPiece(assetId, piece.file.path, piece.partNumber ?? 1, etag);
-      await this.transport.call(assetRoutes.reportParts, {
+      await this.transport.call(routes.reportParts, {
         params: { id: assetId },
         body: {
           parts: [
             { path: piece.file.path, ...(piece.partNumber !== undefined && { part_number: piece.partNumber }), etag },
           ],
         },
-        retry: true,
       });
       this.sent += piece.size;
       this.emit("progress", { bytesSent: this.sent, totalBytes: this.total } satisfies UploadProgress);
@@ -212,42 +206,37 @@ export class DirectoryUpload extends EventEmitter {
   /** One piece from disk to its URL, retried; an expired URL (403) gets a fresh plan once. */
   private async put(piece: Piece, current: () => Piece | undefined, refresh: () => Promise<void>): Promise<string> {
     let refreshed = false;
-    for (let attempt = 1; ; attempt++) {
+    return withRetries(async () => {
       const target = current() ?? piece;
       await assertUnchanged(piece.file);
       let res: StorageAnswer;
       try {
         res = await putPiece(target.url, target.headers, piece);
       } catch (err) {
-        if (attempt >= RETRIES)
-          throw new ChronicleError(
-            0,
-            "network_error",
-            `Uploading ${piece.file.path} failed: ${(err as Error).message}`,
-          );
-        await sleep(backoff(attempt));
-        continue;
+        throw new UnavailableError(
+          0,
+          "network_error",
+          `Uploading ${piece.file.path} failed: ${(err as Error).message}`,
+        );
       }
-      const { text } = res;
       if (res.status >= 200 && res.status < 300) {
         await assertUnchanged(piece.file);
-        const { etag } = res;
-        if (!etag) throw new ChronicleError(res.status, "internal", `Storage answered no ETag for ${piece.file.path}`);
-        return etag;
-      }
-      if (res.status === 403 && !refreshed) {
-        refreshed = true;
-        await refresh();
-        continue;
+        if (!res.etag)
+          throw new ChronicleError(res.status, "internal", `Storage answered no ETag for ${piece.file.path}`);
+        return res.etag;
       }
       const err = errorFor(
         res.status,
         res.status >= 500 ? "unavailable" : "invalid_request",
-        `Storage refused ${piece.file.path} (HTTP ${res.status}): ${text.slice(0, 300)}`,
+        `Storage refused ${piece.file.path} (HTTP ${res.status}): ${res.text.slice(0, 300)}`,
       );
-      if (!isTransient(err) || attempt >= RETRIES) throw err;
-      await sleep(backoff(attempt));
-    }
+      if (res.status === 403 && !refreshed) {
+        refreshed = true;
+        await refresh();
+        throw new RetryNow(err);
+      }
+      throw err;
+    });
   }
 }
 
@@ -327,7 +316,6 @@ function piecesOf(plan: UploadPlan, files: LocalFile[]): Piece[] {
   });
 }
 
-const backoff = (attempt: number) => Math.min(8_000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random());
 const pieceKey = (p: Piece) => `${p.file.path}#${p.partNumber ?? ""}`;
 
 function byPath(files: LocalFile[], path: string): LocalFile {

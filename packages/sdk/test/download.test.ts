@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { ADMIN_TOKEN, startServer } from "@methodic/testkit";
+import { ADMIN_TOKEN, startServer } from "@methodic/server/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { downloadAsset } from "../src/download.js";
 import { Chronicle, ChronicleError, ConflictError, ValidationError } from "../src/index.js";

@@ -1,8 +1,7 @@
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { ADMIN_TOKEN, startServer } from "@methodic/testkit";
+import { ADMIN_TOKEN, startServer } from "@methodic/server/testing";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { Chronicle } from "../src/index.js";
+import { spawnTrainer } from "./trainer.js";
 
 let server: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
@@ -19,26 +18,17 @@ test("heartbeats keep a run alive past the timeout; a run whose process died bec
   await alive.start();
 
   // A trainer in a process of its own starts run 1, then dies without a word.
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "-e",
-      `import { Chronicle } from ${JSON.stringify(new URL("../src/index.ts", import.meta.url).pathname)};
-       const run = new Chronicle({ heartbeatIntervalMs: 300 }).run("beats", "v", 1);
-       await run.start();
-       console.log("started");
-       setInterval(() => {}, 1000);`,
-    ],
-    {
-      env: { ...process.env, METHODIC_URL: server.url, METHODIC_TOKEN: ADMIN_TOKEN },
-      stdio: ["ignore", "pipe", "inherit"],
-    },
+  const trainer = spawnTrainer(
+    `import { Chronicle } from "@methodic/sdk";
+     const run = new Chronicle({ heartbeatIntervalMs: 300 }).run("beats", "v", 1);
+     await run.start();
+     console.log("started");
+     setInterval(() => {}, 1000);`,
+    server,
   );
-  await once(child.stdout!, "data");
+  await trainer.waitFor(/started/);
   await sleep(1_000);
-  child.kill("SIGKILL");
+  await trainer.stop("SIGKILL");
 
   await sleep(4_500);
   expect((await alive.get()).state).toBe("running");
@@ -47,16 +37,15 @@ test("heartbeats keep a run alive past the timeout; a run whose process died bec
 }, 30_000);
 
 test("a heartbeat timer never keeps a finished trainer alive", async () => {
-  const script = `import { Chronicle } from ${JSON.stringify(new URL("../src/index.ts", import.meta.url).pathname)};
+  const script = `import { Chronicle } from "@methodic/sdk";
     await new Chronicle().createExperiment({ id: "exits" }).catch(() => {});
     await new Chronicle({ heartbeatIntervalMs: 60_000 }).run("exits", "v", 0).start();
     console.log("started");`;
-  const child = spawn(process.execPath, ["--import", "tsx", "-e", script], {
-    env: { ...process.env, METHODIC_URL: server.url, METHODIC_TOKEN: ADMIN_TOKEN },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const trainer = spawnTrainer(script, server);
+  // It exits as soon as its work is done, long before the next heartbeat was due.
+  await trainer.waitFor(/started/);
   const started = Date.now();
-  const [code] = await once(child, "exit");
-  expect(code).toBe(0);
+  const { code } = await trainer.exit;
+  expect(code, trainer.output()).toBe(0);
   expect(Date.now() - started).toBeLessThan(15_000);
 });

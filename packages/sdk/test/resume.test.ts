@@ -1,14 +1,14 @@
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ADMIN_TOKEN, startServer } from "@methodic/testkit";
+import { ADMIN_TOKEN, startServer } from "@methodic/server/testing";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { listFiles, sha256File } from "../src/files.js";
 import { Chronicle } from "../src/index.js";
 import { UploadTracker } from "../src/upload-tracker.js";
+import { spawnTrainer } from "./trainer.js";
 
 const MiB = 1024 * 1024;
 const PART = 5 * MiB;
@@ -19,8 +19,6 @@ beforeAll(async () => {
   server = await startServer({ env: { METHODIC_PART_SIZE: String(PART) } });
 });
 afterAll(() => server.close());
-
-const src = (file: string) => JSON.stringify(new URL(`../src/${file}`, import.meta.url).pathname);
 
 test("a trainer killed mid-upload is resumed by the next process: same asset, at most the pieces in flight sent again", async () => {
   const chronicle = new Chronicle({ baseUrl: server.url, token: ADMIN_TOKEN });
@@ -33,8 +31,8 @@ test("a trainer killed mid-upload is resumed by the next process: same asset, at
   const dbPath = join(dir, "..", `${dir.split("/").pop()}-uploads.sqlite`);
 
   const script = `
-    import { Chronicle } from ${src("index.ts")};
-    import { UploadTracker } from ${src("upload-tracker.ts")};
+    import { Chronicle } from "@methodic/sdk";
+    import { UploadTracker } from "@methodic/sdk/upload-tracker";
     const run = new Chronicle().run("resume", "v", 0);
     const upload = run.uploadDirectoryAsync(${JSON.stringify(dir)}, {
       asset_type: "checkpoint",
@@ -44,19 +42,10 @@ test("a trainer killed mid-upload is resumed by the next process: same asset, at
     upload.on("progress", (p) => { if (p.bytesSent >= ${15 * MiB}) console.log("halfway"); });
     await upload.done;
     console.log("finished");`;
-  const child = spawn(process.execPath, ["--import", "tsx", "-e", script], {
-    env: { ...process.env, METHODIC_URL: server.url, METHODIC_TOKEN: ADMIN_TOKEN },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on("data", (chunk: Buffer) => {
-      if (chunk.toString().includes("halfway")) resolve();
-      if (chunk.toString().includes("finished")) reject(new Error("the upload finished before it could be killed"));
-    });
-    child.on("exit", (code) => reject(new Error(`the trainer exited (${code}) before it was killed`)));
-  });
-  child.kill("SIGKILL");
-  await new Promise((r) => child.once("close", r));
+  const trainer = spawnTrainer(script, server);
+  await trainer.waitFor(/halfway/);
+  await trainer.stop("SIGKILL");
+  expect(trainer.stdout(), "the upload finished before it could be killed").not.toContain("finished");
 
   const tracker = new UploadTracker({ dbPath });
   const [pending] = tracker.pending();

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ADMIN_TOKEN, startServer } from "@methodic/testkit";
+import { ADMIN_TOKEN, startServer } from "@methodic/server/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   AuthError,

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { appendFile, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ADMIN_TOKEN, startServer } from "@methodic/testkit";
+import { ADMIN_TOKEN, startServer } from "@methodic/server/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Chronicle } from "../src/index.js";
 

@@ -18,8 +18,11 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
 export type DatabaseTarget =
   | { driver: "postgres"; url: string }
-  /** `dataDir` null keeps the database in memory; `from` starts it as a copy of a dumped one. */
-  | { driver: "pglite"; dataDir: string | null; from?: Blob };
+  /**
+   * `dataDir` null keeps the database in memory; `from` starts it as a copy of a dumped one;
+   * `settings` are postgresql.conf lines (a throwaway database may trade durability for speed).
+   */
+  | { driver: "pglite"; dataDir: string | null; from?: Blob; settings?: string[] };
 
 export interface Database {
   readonly db: Db;
@@ -41,7 +44,7 @@ const MIGRATION_LOCK_KEY = 4_217_020_611;
 
 /** Opens the database and brings its schema up to date. */
 export async function openDatabase(target: DatabaseTarget, log: Logger): Promise<Database> {
-  return target.driver === "postgres" ? openPostgres(target.url, log) : openPglite(target.dataDir, target.from);
+  return target.driver === "postgres" ? openPostgres(target.url, log) : openPglite(target);
 }
 
 async function openPostgres(url: string, log: Logger): Promise<Database> {
@@ -94,11 +97,11 @@ export async function migratePostgres(pool: pg.Pool): Promise<void> {
 export const pgliteSeedPath = fileURLToPath(new URL("../pglite-seed.tar.gz", import.meta.url));
 
 /** An empty database with every migration applied, dumped: what a new data dir starts from. */
-export async function makePgliteSeed(): Promise<Blob> {
+export async function makePgliteSeed(compression: "gzip" | "none" = "gzip"): Promise<Blob> {
   const client = await PGlite.create({ pgliteWasmModule: await pgliteWasmModule() });
   try {
     await migratePglite(drizzlePglite(client, drizzleOptions), { migrationsFolder });
-    return await client.dumpDataDir("gzip");
+    return await client.dumpDataDir(compression);
   } finally {
     await client.close();
   }
@@ -117,12 +120,17 @@ async function seedFor(dataDir: string): Promise<Blob | undefined> {
   }
 }
 
-async function openPglite(dataDir: string | null, from: Blob | undefined): Promise<Database> {
+async function openPglite({
+  dataDir,
+  from,
+  settings,
+}: Extract<DatabaseTarget, { driver: "pglite" }>): Promise<Database> {
   const start = from ?? (dataDir === null ? undefined : await seedFor(dataDir));
   const client = await PGlite.create({
     pgliteWasmModule: await pgliteWasmModule(),
     ...(dataDir !== null && { dataDir }),
     ...(start && { loadDataDir: start }),
+    ...(settings && { postgresqlconf: settings }),
   });
   try {
     const db = drizzlePglite(client, drizzleOptions);

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { newSecret } from "../services/tokens.service.js";
+import { newSecret } from "./secrets.js";
 
 /**
  * The embedded default's admin token: generated on the first start into `<data dir>/admin-token`

@@ -68,12 +68,26 @@ function toApiError(err: FastifyError): ApiError {
   return new ApiError("internal", "The server failed to handle this request; it has been logged.");
 }
 
-function errorBody(err: ApiError): ErrorBody {
-  return { error: { code: err.code, message: err.message, ...(err.details && { details: err.details }) } };
+function errorBody(err: ApiError, requestId: string): ErrorBody {
+  return {
+    error: {
+      code: err.code,
+      message: err.message,
+      ...(err.details && { details: err.details }),
+      request_id: requestId,
+    },
+  };
 }
 
-/** One error handler for the whole API: every non-2xx answer carries the api.md error body. */
+/**
+ * One error handler for the whole API: every non-2xx answer carries the api.md error body, and every
+ * answer the request's id (as in the log lines of that request), so a user can quote it.
+ */
 export const errorsPlugin = fp(async (app: FastifyInstance) => {
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+
   app.setErrorHandler((err: FastifyError, request, reply) => {
     // The client went away mid-request (an interrupted upload): nobody is left to answer, and it says
     // nothing about our database or storage.
@@ -86,12 +100,12 @@ export const errorsPlugin = fp(async (app: FastifyInstance) => {
       if (apiError.code === "unavailable") request.log.warn({ err }, apiError.message);
       else request.log.error({ err }, "request failed");
     }
-    return reply.code(apiError.status).send(errorBody(apiError));
+    return reply.code(apiError.status).send(errorBody(apiError, request.id));
   });
 
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split("?")[0];
     const err = new ApiError("not_found", `There is no route ${request.method} ${path}.`);
-    return reply.code(404).send(errorBody(err));
+    return reply.code(404).send(errorBody(err, request.id));
   });
 });

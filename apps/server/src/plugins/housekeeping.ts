@@ -1,8 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { Config } from "../config.js";
-import { reapLostRuns } from "../db/queries/runs.js";
 import { sweepAbandoned } from "../services/assets.service.js";
+import { reapLostRuns } from "../services/runs.service.js";
 
 /**
  * Every METHODIC_REAPER_INTERVAL_S: marks lost the runs silent for longer than the heartbeat timeout,

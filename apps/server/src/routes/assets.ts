@@ -1,11 +1,7 @@
 import { assetRoutes as api } from "@methodic/contract";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { invalidRequest } from "../errors.js";
 import * as assets from "../services/assets.service.js";
-import * as outputs from "../services/outputs.service.js";
 import { routeOf } from "./define.js";
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 export const assetRoutes: FastifyPluginAsyncZod = async (app) => {
   const ctx = { db: app.db, storage: app.storage, config: app.config };
@@ -14,18 +10,9 @@ export const assetRoutes: FastifyPluginAsyncZod = async (app) => {
   app.route({
     ...routeOf(api.createAsset),
     handler: async (req, reply) => {
-      const header = req.headers["idempotency-key"];
-      let idempotency: assets.Idempotency | undefined;
-      if (header !== undefined) {
-        if (typeof header !== "string" || !IDEMPOTENCY_KEY.test(header)) {
-          throw invalidRequest("The Idempotency-Key header must be 1 to 255 printable ASCII characters.", {
-            fields: [
-              { in: "headers", path: "idempotency-key", message: "must be 1 to 255 printable ASCII characters" },
-            ],
-          });
-        }
-        idempotency = { principal: req.principal?.tokenId ?? "admin", key: header };
-      }
+      const key = req.headers["idempotency-key"];
+      // Keys are per token; the bootstrap admin token has no id of its own.
+      const idempotency = key === undefined ? undefined : { principal: req.principal?.tokenId ?? "admin", key };
       return reply.code(201).send(await assets.createAsset(ctx, req.params, req.body, idempotency));
     },
   });
@@ -44,45 +31,4 @@ export const assetRoutes: FastifyPluginAsyncZod = async (app) => {
   app.route({ ...routeOf(api.finalizeAsset), handler: (req) => assets.finalizeAsset(ctx, req.params.id) });
   app.route({ ...routeOf(api.abortAsset), handler: (req) => assets.abortAsset(ctx, req.params.id, logCleanup) });
   app.route({ ...routeOf(api.downloadAsset), handler: (req) => assets.download(ctx, req.params.id) });
-
-  app.route({
-    ...routeOf(api.listRunOutputs),
-    handler: (req) => outputs.listOutputs(app.db, { ...req.params, scope: "run" }, req.query),
-  });
-  app.route({
-    ...routeOf(api.listVariationOutputs),
-    handler: (req) => outputs.listOutputs(app.db, { ...req.params, run: req.query.run, scope: "variation" }, req.query),
-  });
-  app.route({
-    ...routeOf(api.latestOutput),
-    handler: (req) => outputs.latestOutput(app.db, req.params.exp, req.params.var, req.query),
-  });
-  app.route({
-    ...routeOf(api.listExperimentOutputs),
-    handler: (req) =>
-      outputs.listOutputs(
-        app.db,
-        { exp: req.params.exp, var: req.query.variation, run: req.query.run, scope: "experiment" },
-        req.query,
-      ),
-  });
-
-  app.route({
-    ...routeOf(api.listInputs),
-    handler: (req) => outputs.listVariationInputs(app.db, req.params.exp, req.params.var, req.query),
-  });
-  app.route({
-    ...routeOf(api.linkInput),
-    handler: async (req, reply) => {
-      const { input, created } = await outputs.link(app.db, req.params.exp, req.params.var, req.params.asset_id);
-      return reply.code(created ? 201 : 200).send(input);
-    },
-  });
-  app.route({
-    ...routeOf(api.unlinkInput),
-    handler: async (req, reply) => {
-      await outputs.unlink(app.db, req.params.exp, req.params.var, req.params.asset_id);
-      return reply.code(204).send(null);
-    },
-  });
 };

@@ -16,6 +16,7 @@ function schemaOf<R extends RouteDef>(def: R) {
     ...(def.access !== "none" && { security: [{ bearer: [] }] }),
     ...(def.params && { params: def.params }),
     ...(def.query && { querystring: def.query }),
+    ...(def.headers && { headers: def.headers }),
     // Fastify hands a request without a body to the validator as null: for an optional body, that is
     // the same as absent.
     ...(def.body && { body: def.body.safeParse(undefined).success ? def.body.nullable() : def.body }),
@@ -25,6 +26,7 @@ function schemaOf<R extends RouteDef>(def: R) {
     tags: string[];
     params: R["params"];
     querystring: R["query"];
+    headers: R["headers"];
     body: R["body"];
     response: R["responses"];
   };

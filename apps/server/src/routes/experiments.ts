@@ -1,7 +1,6 @@
 import { experimentRoutes as api } from "@methodic/contract";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import * as experiments from "../services/experiments.service.js";
-import * as variations from "../services/variations.service.js";
 import { routeOf } from "./define.js";
 
 export const experimentRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -23,28 +22,5 @@ export const experimentRoutes: FastifyPluginAsyncZod = async (app) => {
   app.route({
     ...routeOf(api.updateExperiment),
     handler: (req) => experiments.updateExperiment(app.db, req.params.exp, req.body),
-  });
-
-  app.route({
-    ...routeOf(api.putVariation),
-    handler: async (req, reply) => {
-      const { variation, created } = await variations.putVariation(
-        app.db,
-        req.params.exp,
-        req.params.var,
-        req.body ?? undefined,
-      );
-      return reply.code(created ? 201 : 200).send(variation);
-    },
-  });
-
-  app.route({
-    ...routeOf(api.listVariations),
-    handler: (req) => variations.listVariations(app.db, req.params.exp, req.query),
-  });
-
-  app.route({
-    ...routeOf(api.getVariation),
-    handler: (req) => variations.getVariation(app.db, req.params.exp, req.params.var),
   });
 };

@@ -16,7 +16,6 @@ import * as q from "../db/queries/assets.js";
 import { findRun } from "../db/queries/runs.js";
 import { ApiError, invalidRequest } from "../errors.js";
 import {
-  type BlobStore,
   isMultipart,
   type MissingPiece,
   type Piece,
@@ -24,7 +23,9 @@ import {
   type RecordedPiece,
   type StoredAsset,
   unrecorded,
-} from "../storage/types.js";
+} from "../lib/pieces.js";
+import type { BlobGrant, LocalBlobStore } from "../storage/local.js";
+import type { BlobStore } from "../storage/types.js";
 import { missingRun, type RunRef } from "./runs.service.js";
 
 /** What the asset routes work with. */
@@ -327,4 +328,33 @@ export async function sweepAbandoned(ctx: AssetContext, ttlS: number, onCleanupE
   for (const row of aborted) await ctx.storage.remove(stored(row)).catch(onCleanupError);
   await q.deleteExpiredIdempotencyKeys(ctx.db);
   return aborted.map((row) => row.id);
+}
+
+/**
+ * A piece PUT to the local driver's signed URL: written into its component's file and recorded at
+ * once (the local driver sees every byte, so its records are the whole truth). Answers the ETag.
+ */
+export async function receivePiece(
+  db: Db,
+  store: LocalBlobStore,
+  grant: BlobGrant,
+  body: AsyncIterable<Buffer>,
+): Promise<string> {
+  const asset = await q.findAsset(db, grant.assetId);
+  const component = asset?.components[grant.index];
+  if (!asset || !component) throw assetNotFound(grant.assetId);
+  if (asset.state !== "pending") {
+    throw new ApiError(
+      asset.state === "aborted" ? "asset_aborted" : "asset_state_conflict",
+      `Asset ${asset.id} is ${asset.state}: it takes no more uploads.`,
+    );
+  }
+  const etag = await store.write(grant, body);
+  const piece = { path: component.path, partNumber: grant.partNumber, etag, size: grant.size };
+  if (!(await q.recordPieces(db, asset.id, [piece]))) {
+    // Aborted while the bytes were on their way: leave nothing behind.
+    await store.remove({ id: asset.id, partSize: 0, components: [] });
+    throw new ApiError("asset_aborted", `Asset ${asset.id} was aborted during the upload.`);
+  }
+  return etag;
 }

@@ -1,7 +1,7 @@
 import type { Asset, ExperimentOutputsQuery, InputAsset, LatestQuery, ListQuery, Page } from "@methodic/contract";
 import type { Db } from "../db/client.js";
-import { findAsset, latestReady, listAssets } from "../db/queries/assets.js";
-import { linkInput, listInputs, unlinkInput } from "../db/queries/inputs.js";
+import { findAsset } from "../db/queries/assets.js";
+import { latestReady, linkInput, listAssets, listInputs, unlinkInput } from "../db/queries/outputs.js";
 import { findRun } from "../db/queries/runs.js";
 import { findVariation } from "../db/queries/variations.js";
 import { ApiError, variationNotFound } from "../errors.js";

@@ -187,3 +187,8 @@ export async function listRuns(db: Db, exp: string, query: ExperimentRunsQuery, 
   }
   return toPage(rows, query.limit, (row) => [row.createdAt, row.variation, row.run], toRun);
 }
+
+/** Marks lost the running runs silent for longer than the timeout; answers them. */
+export function reapLostRuns(db: Db, heartbeatTimeoutS: number) {
+  return q.reapLostRuns(db, heartbeatTimeoutS);
+}

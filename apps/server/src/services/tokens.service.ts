@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import type { Access, CreatedToken, CreateTokenBody, ListQuery, Page, Scope, Token } from "@methodic/contract";
 import { LRUCache } from "lru-cache";
 import { v7 as uuidv7 } from "uuid";
@@ -6,20 +6,10 @@ import type { Db } from "../db/client.js";
 import * as q from "../db/queries/tokens.js";
 import { ApiError, forbidden, unauthorized } from "../errors.js";
 import { decodeCursor, toPage } from "../lib/cursor.js";
-
-/** A recognisable prefix lets secret scanners find leaked tokens. */
-const TOKEN_PREFIX = "mth_";
+import { newSecret, secretHash } from "../lib/secrets.js";
 
 /** How long another server instance may still accept a token revoked elsewhere. */
 export const TOKEN_CACHE_TTL_MS = 5_000;
-
-export function newSecret(): string {
-  return TOKEN_PREFIX + randomBytes(32).toString("base64url");
-}
-
-function sha256(secret: string): Buffer {
-  return createHash("sha256").update(secret).digest();
-}
 
 const RANK: Record<Scope, number> = { read: 1, write: 2, admin: 3 };
 
@@ -44,7 +34,7 @@ export async function createToken(db: Db, body: CreateTokenBody): Promise<Create
     id: uuidv7(),
     name: body.name,
     scope: body.scope,
-    secretHash: sha256(secret).toString("hex"),
+    secretHash: secretHash(secret).toString("hex"),
   });
   return { ...toToken(row), token: secret };
 }
@@ -66,14 +56,14 @@ export class Authenticator {
     private readonly db: Db,
     adminToken: string | undefined,
   ) {
-    this.adminHash = adminToken === undefined ? undefined : sha256(adminToken);
+    this.adminHash = adminToken === undefined ? undefined : secretHash(adminToken);
   }
 
   async authenticate(authorization: string | undefined): Promise<Principal> {
     if (!authorization) throw unauthorized("This route needs a token: send Authorization: Bearer <token>.");
     const match = /^Bearer +(\S+) *$/i.exec(authorization);
     if (!match?.[1]) throw unauthorized("The Authorization header must be: Bearer <token>.");
-    const hash = sha256(match[1]);
+    const hash = secretHash(match[1]);
     if (this.adminHash && timingSafeEqual(hash, this.adminHash)) return { tokenId: null, scope: "admin" };
 
     const key = hash.toString("hex");

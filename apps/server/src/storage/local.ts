@@ -1,16 +1,17 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { constants } from "node:fs";
 import { mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { ApiError, forbidden } from "../errors.js";
 import {
-  type BlobStore,
   type MissingPiece,
   missingOf,
   type Piece,
   type RecordedPiece,
-  type SignedRequest,
   type StoredAsset,
   type StoredComponent,
-} from "./types.js";
+} from "../lib/pieces.js";
+import type { BlobStore, SignedRequest } from "./types.js";
 
 /** What a signed local blob URL grants: one method on one object, one piece of it, until a time. */
 export interface BlobGrant {
@@ -23,6 +24,17 @@ export interface BlobGrant {
   /** Unix seconds. */
   expires: number;
 }
+
+/** The query of a signed blob URL, as text: anything off in it is a 403, not a validation error. */
+export interface GrantQuery {
+  part?: string | undefined;
+  offset?: string | undefined;
+  size?: string | undefined;
+  expires?: string | undefined;
+  sig?: string | undefined;
+}
+
+const WHOLE_NUMBER = /^(0|[1-9][0-9]{0,15})$/;
 
 /**
  * The embedded default's storage: components are files under `<data dir>/blobs/<asset id>/<index>`,
@@ -83,6 +95,57 @@ export class LocalBlobStore implements BlobStore {
     const expected = this.mac(this.grantText(grant));
     const given = Buffer.from(signature, "base64url");
     return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  /** The grant a request claims, if its URL is one this server signed, for this method, and unexpired. */
+  grantOf(method: BlobGrant["method"], assetId: string, index: number, query: GrantQuery): BlobGrant {
+    const numbers = [query.part, query.offset, query.size, query.expires];
+    if (!query.sig || !numbers.every((n) => n !== undefined && WHOLE_NUMBER.test(n))) {
+      throw forbidden("This is not a valid signed URL: ask the API for a fresh one.");
+    }
+    const [partNumber, offset, size, expires] = numbers.map(Number) as [number, number, number, number];
+    const grant = { method, assetId, index, partNumber, offset, size, expires };
+    if (!this.verify(grant, query.sig)) {
+      throw forbidden(`This URL's signature does not hold for a ${method}: ask the API for a fresh one.`);
+    }
+    if (expires * 1000 < Date.now()) throw forbidden("This signed URL has expired: ask the API for a fresh one.");
+    return grant;
+  }
+
+  /**
+   * Writes exactly the granted piece from `body` at its offset as it arrives (each chunk written before
+   * the next is read, so memory holds one chunk), and fsyncs it before it counts. Answers its ETag.
+   */
+  async write(grant: BlobGrant, body: AsyncIterable<Buffer>): Promise<string> {
+    const { offset, size } = grant;
+    const path = this.pathOf(grant.assetId, grant.index);
+    await mkdir(dirname(path), { recursive: true });
+    const file = await open(path, constants.O_WRONLY | constants.O_CREAT, 0o600);
+    try {
+      let received = 0;
+      for await (const chunk of body) {
+        if (received + chunk.length > size) {
+          throw new ApiError("payload_too_large", `The body is longer than this piece's ${size} bytes.`);
+        }
+        for (let written = 0; written < chunk.length; ) {
+          const { bytesWritten } = await file.write(
+            chunk,
+            written,
+            chunk.length - written,
+            offset + received + written,
+          );
+          written += bytesWritten;
+        }
+        received += chunk.length;
+      }
+      if (received !== size) {
+        throw new ApiError("invalid_request", `The body is ${received} bytes; this piece is ${size} bytes.`);
+      }
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    return this.etagOf(grant.assetId, grant.index, grant);
   }
 
   /** A piece's ETag: a MAC of what was stored, so a report can be checked without reading the bytes. */

@@ -15,18 +15,16 @@ import {
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { S3Config } from "../config.js";
 import {
-  type BlobStore,
   isMultipart,
   type MissingPiece,
   missingOf,
   type Piece,
   type RecordedPiece,
-  type SignedRequest,
-  StorageUnavailableError,
   type StoredAsset,
   type StoredComponent,
   unrecorded,
-} from "./types.js";
+} from "../lib/pieces.js";
+import { type BlobStore, type SignedRequest, StorageUnavailableError } from "./types.js";
 
 /** How many storage requests one API request keeps in flight at most. */
 const CONCURRENCY = 16;
@@ -72,6 +70,7 @@ export class S3BlobStore implements BlobStore {
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
       maxAttempts: 3,
+      ...(config.credentials && { credentials: config.credentials }),
     } as const;
     this.client = new S3Client({ ...common, ...(config.endpoint && { endpoint: config.endpoint }) });
     const publicEndpoint = config.publicEndpoint ?? config.endpoint;

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { expect } from "vitest";
-import { buildApp } from "../../src/app.js";
-import { type Api, apiFor, testConfig, testDatabase } from "./app.js";
+import { type Api, apiFor } from "./app.js";
 
 export { apiFor };
 
@@ -14,24 +13,6 @@ export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
-
-/** An app with extra environment on a fresh database and its own data dir (for the local blobs). */
-export async function startAssetApp(env: NodeJS.ProcessEnv = {}): Promise<{ api: Api; close: () => Promise<void> }> {
-  const database = await testDatabase();
-  const app = buildApp({
-    config: testConfig(env),
-    database: database.target,
-    logger: false,
-  });
-  await app.ready();
-  return {
-    api: apiFor(app),
-    close: async () => {
-      await app.close();
-      await database.drop();
-    },
-  };
-}
 
 export interface RunRef {
   exp: string;

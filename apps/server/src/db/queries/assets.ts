@@ -1,10 +1,7 @@
-import type { AssetState } from "@methodic/contract";
-import { and, desc, eq, getTableColumns, lt, sql } from "drizzle-orm";
-import type { SortKey } from "../../lib/cursor.js";
-import type { RecordedPiece } from "../../storage/types.js";
+import { and, eq, getTableColumns, lt, sql } from "drizzle-orm";
+import type { RecordedPiece } from "../../lib/pieces.js";
 import type { Db } from "../client.js";
 import { assetParts, assets, idempotencyKeys } from "../schema/index.js";
-import { before } from "./util.js";
 
 export type AssetRow = typeof assets.$inferSelect;
 export type NewAsset = typeof assets.$inferInsert;
@@ -81,51 +78,6 @@ export function abortAbandoned(db: Db, ttlS: number): Promise<AssetRow[]> {
     .set({ state: "aborted" })
     .where(and(eq(assets.state, "pending"), lt(assets.createdAt, sql`now() - make_interval(secs => ${ttlS})`)))
     .returning();
-}
-
-export interface AssetFilter {
-  experimentId: string;
-  variation?: string | undefined;
-  run?: number | undefined;
-  assetType?: string | undefined;
-  state?: AssetState | undefined;
-}
-
-const matches = (f: AssetFilter) =>
-  and(
-    eq(assets.experimentId, f.experimentId),
-    f.variation === undefined ? undefined : eq(assets.variation, f.variation),
-    f.run === undefined ? undefined : eq(assets.run, f.run),
-    f.assetType === undefined ? undefined : eq(assets.assetType, f.assetType),
-    f.state === undefined ? undefined : eq(assets.state, f.state),
-  );
-
-export function listAssets(
-  db: Db,
-  filter: AssetFilter,
-  limit: number,
-  after: SortKey | undefined,
-): Promise<AssetRow[]> {
-  return db
-    .select()
-    .from(assets)
-    .where(and(matches(filter), before([assets.createdAt, assets.id], after)))
-    .orderBy(desc(assets.createdAt), desc(assets.id))
-    .limit(limit);
-}
-
-/** The newest ready asset: the first entry of assets_latest_index (or of the run's index). */
-export async function latestReady(
-  db: Db,
-  filter: Required<Pick<AssetFilter, "experimentId" | "variation" | "assetType">> & Pick<AssetFilter, "run">,
-): Promise<AssetRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(assets)
-    .where(matches({ ...filter, state: "ready" }))
-    .orderBy(desc(assets.createdAt), desc(assets.id))
-    .limit(1);
-  return row;
 }
 
 const IDEMPOTENCY_WINDOW = sql`interval '24 hours'`;

@@ -12,19 +12,11 @@ import {
   text,
   uuid,
 } from "drizzle-orm/pg-core";
+import type { StoredComponent } from "../../lib/pieces.js";
 import { jsonObject, timestampMs } from "./columns.js";
 import { runs, variations } from "./experiments.js";
 
 export const assetState = pgEnum("asset_state", ["pending", "ready", "aborted"]);
-
-/** A file of an asset as the server keeps it: the manifest entry, and the storage's upload handle. */
-export interface StoredComponent {
-  path: string;
-  size: number;
-  sha256: string;
-  /** A multipart upload's id in storage (S3), for components larger than the part size. */
-  uploadId?: string;
-}
 
 const bytes = () => bigint({ mode: "number" });
 

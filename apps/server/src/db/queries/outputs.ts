@@ -1,9 +1,57 @@
+import type { AssetState } from "@methodic/contract";
 import { and, desc, eq, getTableColumns } from "drizzle-orm";
 import type { SortKey } from "../../lib/cursor.js";
 import type { Db } from "../client.js";
 import { assets, variationInputs } from "../schema/index.js";
 import type { AssetRow } from "./assets.js";
 import { before } from "./util.js";
+
+/** Outputs: the assets runs made, newest first; inputs: the assets linked to a variation. */
+
+export interface AssetFilter {
+  experimentId: string;
+  variation?: string | undefined;
+  run?: number | undefined;
+  assetType?: string | undefined;
+  state?: AssetState | undefined;
+}
+
+const matches = (f: AssetFilter) =>
+  and(
+    eq(assets.experimentId, f.experimentId),
+    f.variation === undefined ? undefined : eq(assets.variation, f.variation),
+    f.run === undefined ? undefined : eq(assets.run, f.run),
+    f.assetType === undefined ? undefined : eq(assets.assetType, f.assetType),
+    f.state === undefined ? undefined : eq(assets.state, f.state),
+  );
+
+export function listAssets(
+  db: Db,
+  filter: AssetFilter,
+  limit: number,
+  after: SortKey | undefined,
+): Promise<AssetRow[]> {
+  return db
+    .select()
+    .from(assets)
+    .where(and(matches(filter), before([assets.createdAt, assets.id], after)))
+    .orderBy(desc(assets.createdAt), desc(assets.id))
+    .limit(limit);
+}
+
+/** The newest ready asset: the first entry of assets_latest_index (or of the run's index). */
+export async function latestReady(
+  db: Db,
+  filter: Required<Pick<AssetFilter, "experimentId" | "variation" | "assetType">> & Pick<AssetFilter, "run">,
+): Promise<AssetRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(assets)
+    .where(matches({ ...filter, state: "ready" }))
+    .orderBy(desc(assets.createdAt), desc(assets.id))
+    .limit(1);
+  return row;
+}
 
 export type InputRow = AssetRow & { linkedAt: Date };
 

@@ -1,0 +1,63 @@
+import { fileURLToPath } from "node:url";
+import type { ViteUserConfig } from "vitest/config";
+import type { DatabaseDriver } from "./databases.js";
+import type { StorageDriver } from "./storage.js";
+
+export interface SuiteProject {
+  /** Shown in the test output beside each file. */
+  name: string;
+  database: DatabaseDriver;
+  storage: StorageDriver;
+  include?: string[];
+  exclude?: string[];
+}
+
+export interface SuiteOptions {
+  projects: SuiteProject[];
+  /** Per test; generous, so that a busy machine slows the suite down without failing it. */
+  testTimeout?: number;
+  /** Test files at once in this package. */
+  maxWorkers?: number;
+}
+
+/** PGlite always; PostgreSQL too when TEST_DATABASE_URL names a server. */
+export function databasesUnderTest(env: NodeJS.ProcessEnv = process.env): DatabaseDriver[] {
+  return env.TEST_DATABASE_URL ? ["pglite", "postgres"] : ["pglite"];
+}
+
+const globalSetup = fileURLToPath(new URL("./global-setup.js", import.meta.url));
+
+/**
+ * The vitest configuration of a package's suite, the same in every package: one project per pair of
+ * drivers (TEST_DRIVER, TEST_STORAGE for the harness), the run's shared setup, and in CI a JSON
+ * report from which .ci/run prints its one closing line.
+ */
+export function suiteConfig(options: SuiteOptions): ViteUserConfig {
+  return {
+    test: {
+      reporters: process.env.CI ? ["default", ["json", { outputFile: "test-results.json" }]] : ["default"],
+      testTimeout: options.testTimeout ?? 60_000,
+      hookTimeout: 120_000,
+      globalSetup: [globalSetup],
+      // Most of a test's time is spent waiting on servers and child processes, not on a core.
+      maxWorkers: options.maxWorkers ?? 2,
+      // A worker runs its files one after another in one module graph: the server's modules and
+      // PGlite's WebAssembly load once per worker rather than once per file. Files share no state
+      // but what they make themselves. Threads cost a tenth less than processes (measured).
+      pool: "threads",
+      isolate: false,
+      // The workspace's builds (the server, this harness, the SDK a CLI test uses) are imported as
+      // they are, like any dependency, rather than transformed again in every test file.
+      server: { deps: { external: [/\/dist\//] } },
+      projects: options.projects.map((project) => ({
+        extends: true as const,
+        test: {
+          name: project.name,
+          env: { TEST_DRIVER: project.database, TEST_STORAGE: project.storage },
+          include: project.include ?? ["test/**/*.test.ts"],
+          ...(project.exclude && { exclude: project.exclude }),
+        },
+      })),
+    },
+  };
+}
