@@ -68,6 +68,23 @@ describe("OpenAPI", () => {
     }
   });
 
+  test("names the error codes of each status a route answers, and only those", async ({ api }) => {
+    const { body: doc } = await api.request({ method: "GET", url: "/openapi.json" });
+    const codes = (path: string, method: string, status: number) => {
+      const schema = doc.paths[path][method].responses[String(status)].content["application/json"].schema;
+      return schema.properties.error.properties.code.enum as string[];
+    };
+    const heartbeat = "/v1/experiments/{exp}/variations/{var}/runs/{run}/heartbeat";
+    expect(codes(heartbeat, "post", 409)).toEqual(["run_finished"]);
+    expect(codes(heartbeat, "post", 404)).toEqual(["experiment_not_found", "variation_not_found", "run_not_found"]);
+    expect(codes("/v1/assets/{id}/finalize", "post", 409)).toEqual(["asset_aborted", "asset_incomplete"]);
+    expect(codes("/v1/experiments", "post", 400)).toEqual(["invalid_request"]);
+    // A route without a body cannot answer 413 or 415; one without a token, 401 or 403.
+    expect(doc.paths[heartbeat].post.responses["413"]).toBeUndefined();
+    expect(doc.paths["/healthz"].get.responses["401"]).toBeUndefined();
+    expect(Object.keys(doc.paths["/healthz"].get.responses).sort()).toEqual(["200", "500", "503"]);
+  });
+
   test("names the shared schemas once, as components", async ({ api }) => {
     const { body: doc } = await api.request({ method: "GET", url: "/openapi.json" });
     expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(["Experiment", "Variation", "Error"]));

@@ -3,8 +3,9 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { registerAssetTools } from "./tools/assets.js";
 import { registerExperimentTools } from "./tools/experiments.js";
-import { registerInputTools } from "./tools/inputs.js";
+import { registerOutputTools } from "./tools/outputs.js";
 import { registerRunTools } from "./tools/runs.js";
+import { registerVariationTools } from "./tools/variations.js";
 
 const VERSION = "0.1.0";
 
@@ -20,15 +21,16 @@ export function createMcpServer(chronicle: Chronicle): McpServer {
     },
   );
   registerExperimentTools(server, chronicle);
+  registerVariationTools(server, chronicle);
   registerRunTools(server, chronicle);
   registerAssetTools(server, chronicle);
-  registerInputTools(server, chronicle);
+  registerOutputTools(server, chronicle);
   return server;
 }
 
 /**
  * Serves the tools over stdin and stdout until the client closes stdin. Without `chronicle`, the server
- * and token come from METHODIC_URL / METHODIC_TOKEN or the credentials file (api.md's order).
+ * and token come from METHODIC_URL / METHODIC_TOKEN or the credentials file (docs/api.md's order).
  * Stdout carries the protocol alone: diagnostics go to stderr.
  */
 export async function serveStdio(options: { chronicle?: Chronicle } = {}): Promise<void> {

@@ -31,17 +31,4 @@ export function registerExperimentTools(server: McpServer, chronicle: Chronicle)
     },
     ({ experiment_id }) => answer(() => chronicle.getExperiment(experiment_id)),
   );
-
-  server.registerTool(
-    "list_variations",
-    {
-      title: "List variations",
-      description:
-        "Lists an experiment's variations (its configurations, e.g. one per learning rate), newest first, " +
-        "each with its config and how many of its runs are running, succeeded, failed or lost.",
-      inputSchema: { experiment_id: ExperimentId, ...paging },
-      annotations: readOnly,
-    },
-    ({ experiment_id, cursor, limit }) => answer(() => chronicle.listVariations(experiment_id).page({ cursor, limit })),
-  );
 }
