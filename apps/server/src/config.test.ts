@@ -1,8 +1,18 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
-import { ConfigError, loadConfig, publicUrlOf } from "./config.js";
+import { ConfigError, ENV_VARIABLES, loadConfig, publicUrlOf } from "./config.js";
+
+test("docs/api.md's configuration table names every variable the server reads, and no other", () => {
+  const doc = readFileSync(new URL("../../../docs/api.md", import.meta.url), "utf8");
+  const section = doc.slice(doc.indexOf("## Server configuration"), doc.indexOf("## Error codes"));
+  const documented = [...section.matchAll(/^\| ([^|]+) \|/gm)]
+    .flatMap((row) => [...(row[1] ?? "").matchAll(/`([A-Z0-9_]+)`/g)].map((m) => m[1]))
+    .sort();
+  expect(documented).toEqual([...ENV_VARIABLES].sort());
+});
 
 describe("loadConfig", () => {
-  test("defaults follow api.md", () => {
+  test("defaults follow docs/api.md", () => {
     expect(loadConfig({})).toEqual({
       port: 8080,
       host: "127.0.0.1",

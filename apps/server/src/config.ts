@@ -13,7 +13,7 @@ const bool = z.enum(["true", "false", "1", "0"], "must be true or false").transf
 
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 
-/** The server's environment, as api.md's configuration table has it. */
+/** The server's environment, as docs/api.md's configuration table has it. */
 const Env = z.object({
   PORT: int(0, 65_535).default(8080),
   HOST: z.string().min(1).default("127.0.0.1"),
@@ -40,6 +40,9 @@ const Env = z.object({
   AWS_SECRET_ACCESS_KEY: z.string().optional(),
   AWS_SESSION_TOKEN: z.string().optional(),
 });
+
+/** Every variable the server reads. */
+export const ENV_VARIABLES = Object.keys(Env.shape);
 
 export interface S3Config {
   bucket: string;

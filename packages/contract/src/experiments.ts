@@ -17,7 +17,10 @@ export const Experiment = z
     id: ExperimentId,
     name: z.string().nullable(),
     description: z.string().nullable(),
-    wandb_entity: z.string().nullable().describe("Default W&B entity for this experiment's runs"),
+    wandb_entity: z
+      .string()
+      .nullable()
+      .describe("The W&B entity of the experiment's project (a run's start names its own)"),
     wandb_project: z.string().nullable().describe("Default W&B project for this experiment's runs"),
     config: JsonObject,
     created_at: Timestamp,

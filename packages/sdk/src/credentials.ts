@@ -30,7 +30,7 @@ function readFile(path: string): { url?: string; token?: string } {
 }
 
 /**
- * Where the server is and which token to use, in api.md's order: explicit arguments, then
+ * Where the server is and which token to use, in docs/api.md's order: explicit arguments, then
  * METHODIC_URL / METHODIC_TOKEN, then the credentials file.
  */
 export function resolveCredentials(

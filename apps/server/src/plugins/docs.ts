@@ -15,7 +15,7 @@ export const docsPlugin = fp(async (app: FastifyInstance) => {
         description:
           "Chronicle records machine-learning training runs: lifecycle and heartbeats, W&B links, " +
           "environment snapshots and checkpoints. Every non-2xx answer has the body " +
-          "`{error: {code, message, details?}}`.",
+          "`{error: {code, message, details?, request_id}}`, and every answer an `x-request-id` header.",
       },
       components: {
         securitySchemes: {

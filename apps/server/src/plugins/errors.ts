@@ -80,7 +80,7 @@ function errorBody(err: ApiError, requestId: string): ErrorBody {
 }
 
 /**
- * One error handler for the whole API: every non-2xx answer carries the api.md error body, and every
+ * One error handler for the whole API: every non-2xx answer carries the error body of docs/api.md, and every
  * answer the request's id (as in the log lines of that request), so a user can quote it.
  */
 export const errorsPlugin = fp(async (app: FastifyInstance) => {

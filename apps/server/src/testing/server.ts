@@ -27,7 +27,7 @@ export interface TestServerOptions {
   database?: DatabaseDriver;
   /** Else TEST_STORAGE, else the local disk. */
   storage?: StorageDriver;
-  /** More server configuration (api.md's variables). */
+  /** More server configuration (docs/api.md's variables). */
   env?: Record<string, string>;
   /** Where the data dir goes (TEST_TMP_ROOT, else the system's temp dir). */
   tmpRoot?: string;
