@@ -1,6 +1,7 @@
 // The load: autocannon in this (the bench's) process, one connection per run, every response timed
 // to the microsecond (autocannon's own histogram keeps whole milliseconds, too coarse for a p50 of 2 ms).
 import autocannon, { type Options, type Request } from "autocannon";
+import { percentile } from "../lib/stats.js";
 
 /** One load's figures; latency in milliseconds over every response. */
 export interface LoadResult {
@@ -34,13 +35,6 @@ export async function load(options: Options): Promise<LoadResult> {
     p99: percentile(sorted, 99),
     max: sorted[sorted.length - 1] ?? Number.NaN,
   };
-}
-
-/** Nearest-rank percentile of sorted values. */
-export function percentile(sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
 }
 
 export interface Target {

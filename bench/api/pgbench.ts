@@ -1,39 +1,13 @@
 // The PostgreSQL ceiling: pgbench running the heartbeat's own UPDATE (the SQL that db/queries/runs.ts's
 // heartbeat() sends) on the server's database, one client per run, prepared, and every transaction
 // logged so that its percentiles are exact.
-import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type LoadResult, percentile } from "./load.js";
-
-/**
- * testkit gives its database a random name and does not tell it; the one holding our token's hash
- * (which no other database can have) is ours, even while other benchmarks run their own servers.
- */
-export async function findServerDatabase(adminUrl: string, token: string): Promise<string> {
-  // A hex digest: safe to write into the SQL as it is.
-  const hash = createHash("sha256").update(token).digest("hex");
-  const psql = (url: string, sql: string) => run("psql", ["-X", "-A", "-t", "-c", sql, url], {});
-  const names = (await psql(adminUrl, "select datname from pg_database where datname like 'methodic\\_testkit\\_%'"))
-    .split("\n")
-    .map((line) => line.trim())
-    .filter(Boolean);
-  for (const name of names) {
-    const url = new URL(adminUrl);
-    url.pathname = `/${name}`;
-    try {
-      if ((await psql(url.toString(), `select 1 from tokens where secret_hash = '${hash}'`)).trim() === "1") {
-        return url.toString();
-      }
-    } catch {
-      // Dropped meanwhile, or not migrated yet: not ours.
-    }
-  }
-  throw new Error("found no testkit database holding the benchmark's token");
-}
+import { spawnProcess } from "@methodic/server/testing";
+import { percentile } from "../lib/stats.js";
+import type { LoadResult } from "./load.js";
 
 /** The heartbeat UPDATE for run :client_id (0 .. clients-1), as drizzle writes it, parameters inlined. */
 function script(experiment: string, variation: string): string {
@@ -47,6 +21,7 @@ export async function pgbench(
   variation: string,
   clients: number,
   seconds: number,
+  log: (line: string) => void,
 ): Promise<LoadResult> {
   const work = await mkdtemp(join(tmpdir(), "methodic-bench-pgbench-"));
   try {
@@ -60,7 +35,7 @@ export async function pgbench(
       url.pathname.slice(1),
     ];
     const env: Record<string, string> = url.password ? { PGPASSWORD: decodeURIComponent(url.password) } : {};
-    const output = await runPgbench(args, env);
+    const output = await runPgbench(args, env, log);
     const tps = Number(/^tps = ([\d.]+)/m.exec(output)?.[1]);
     const failed = Number(/number of failed transactions: (\d+)/.exec(output)?.[1] ?? 0);
     if (!Number.isFinite(tps) || failed > 0) throw new Error(`pgbench failed or gave no TPS:\n${output}`);
@@ -94,31 +69,21 @@ export async function pgbench(
  * pgbench needs `clients` free connections; on a PostgreSQL shared with other work (test suites) they
  * may be taken for a moment. That is retried a few times, a second apart; any other failure is not.
  */
-async function runPgbench(args: string[], env: Record<string, string>): Promise<string> {
+async function runPgbench(args: string[], env: Record<string, string>, log: (line: string) => void): Promise<string> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await run("pgbench", args, env);
     } catch (err) {
       if (attempt >= 5 || !(err instanceof Error) || !err.message.includes("too many clients")) throw err;
-      console.error(`[api] pgbench: PostgreSQL has too few free connections; trying again (${attempt}/4)`);
+      log(`pgbench: PostgreSQL has too few free connections; trying again (${attempt}/4)`);
       await sleep(1000);
     }
   }
 }
 
-function run(command: string, args: string[], env: Record<string, string>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk;
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      output += chunk;
-    });
-    child.on("error", reject);
-    child.on("close", (code) =>
-      code === 0 ? resolve(output) : reject(new Error(`${command} exited ${code}:\n${output}`)),
-    );
-  });
+async function run(command: string, args: string[], env: Record<string, string>): Promise<string> {
+  const child = spawnProcess(command, args, { env: { ...process.env, ...env } });
+  const { code } = await child.exit;
+  if (code !== 0) throw new Error(`${command} exited ${code}:\n${child.output()}`);
+  return child.output();
 }

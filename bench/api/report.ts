@@ -1,5 +1,6 @@
 import type { DatabaseDriver } from "@methodic/server/testing";
-import { markdownTable } from "../lib/table.js";
+import { markdownTable, paragraphs } from "../lib/report.js";
+import { median, round } from "../lib/stats.js";
 import type { LoadResult } from "./load.js";
 
 export type Series = "pgbench" | "bare" | `${DatabaseDriver} heartbeat` | `${DatabaseDriver} cycle`;
@@ -19,8 +20,8 @@ export function summarize(series: Series, what: string, rounds: SeriesResult["ro
     what,
     rounds: rounds.map(roundAll),
     median: {
-      requestsPerSecond: round(median(rounds.map((r) => r.requestsPerSecond))),
-      cyclesPerSecond: cycles.length > 0 ? round(median(cycles)) : null,
+      requestsPerSecond: round(median(rounds.map((r) => r.requestsPerSecond)), 1),
+      cyclesPerSecond: cycles.length > 0 ? round(median(cycles), 1) : null,
       p50: round(median(rounds.map((r) => r.p50)), 2),
       p99: round(median(rounds.map((r) => r.p99)), 2),
     },
@@ -101,31 +102,20 @@ export function formatReport(results: SeriesResult[], connections: number, secon
           ["target", "measured", "verdict"],
           judged.map((v) => [v.target, v.measured, v.met ? "met" : "MISSED"]),
         );
-  return [
+  return paragraphs(
     `API throughput and latency: ${connections} connections, each on a run of its own, ${seconds} s per round; medians of the rounds`,
-    "",
     figures,
-    "",
     ratioTable,
-    "",
     "Target (project issue; PostgreSQL)",
-    "",
     targets,
-  ].join("\n");
+  );
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 const roundAll = <T extends LoadResult>(r: T): T => ({
   ...r,
-  requestsPerSecond: round(r.requestsPerSecond),
+  requestsPerSecond: round(r.requestsPerSecond, 1),
   p50: round(r.p50, 3),
   p99: round(r.p99, 3),
   max: round(r.max, 3),
-  ...("cyclesPerSecond" in r && { cyclesPerSecond: round(r.cyclesPerSecond as number) }),
+  ...("cyclesPerSecond" in r && { cyclesPerSecond: round(r.cyclesPerSecond as number, 1) }),
 });

@@ -1,5 +1,5 @@
 import { createInterface } from "node:readline";
-import { MiB } from "./proc.js";
+import { MiB } from "./stats.js";
 
 /** One message to the parent: a JSON document on a line of stdout. */
 export function tell(message: object): void {

@@ -6,36 +6,47 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const benchRoot = fileURLToPath(new URL("..", import.meta.url));
+const bundled = new Map<string, Promise<string>>();
 
 /**
- * Bundles child scripts to plain JavaScript under bench/dist, and answers their paths in order.
+ * Bundles child scripts (paths relative to `base`, the caller's import.meta.url) to plain JavaScript
+ * under bench/dist, each once per run, and answers their paths in order.
  *
  * Measured processes must not run under a TypeScript loader: tsx's module hooks live in a worker thread
  * of their own, which adds some 35 MiB to the RSS of every process it runs, a sixth of the budgets
  * measured here. Every package stays an import, resolved from bench/node_modules at run time.
  */
-export async function bundle(entries: string[]): Promise<string[]> {
-  const outdir = join(benchRoot, "dist");
-  await build({
-    entryPoints: entries,
-    outdir,
-    outbase: benchRoot,
-    outExtension: { ".js": ".mjs" },
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    logLevel: "warning",
-    plugins: [
-      {
-        name: "packages-stay-imports",
-        setup(b) {
-          b.onResolve({ filter: /^[^./]/ }, () => ({ external: true }));
+export async function bundle(base: string, names: string[]): Promise<string[]> {
+  const entries = names.map((name) => fileURLToPath(new URL(name, base)));
+  const missing = entries.filter((entry) => !bundled.has(entry));
+  if (missing.length > 0) {
+    const built = build({
+      entryPoints: missing,
+      outdir: join(benchRoot, "dist"),
+      outbase: benchRoot,
+      outExtension: { ".js": ".mjs" },
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      logLevel: "warning",
+      plugins: [
+        {
+          name: "packages-stay-imports",
+          setup(b) {
+            b.onResolve({ filter: /^[^./]/ }, () => ({ external: true }));
+          },
         },
-      },
-    ],
-  });
-  return entries.map((entry) => join(outdir, relative(benchRoot, entry).replace(/\.ts$/, ".mjs")));
+      ],
+    });
+    for (const entry of missing) {
+      bundled.set(
+        entry,
+        built.then(() => join(benchRoot, "dist", relative(benchRoot, entry).replace(/\.ts$/, ".mjs"))),
+      );
+    }
+  }
+  return Promise.all(entries.map((entry) => bundled.get(entry)!));
 }
 
 /**
@@ -78,6 +89,18 @@ export class Child {
       return JSON.parse(next.value) as T;
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /** The first message whose `event` is `event`, passing over the others, within `timeoutMs` in all. */
+  async until<T extends { event: string }, E extends T["event"]>(
+    event: E,
+    timeoutMs = 60_000,
+  ): Promise<Extract<T, { event: E }>> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const message = await this.message<T>(Math.max(1, deadline - performance.now()));
+      if (message.event === event) return message as Extract<T, { event: E }>;
     }
   }
 

@@ -1,18 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DatabaseDriver, StorageDriver } from "@methodic/server/testing";
 import type { JsMemory } from "../lib/child.js";
-import { Child } from "../lib/children.js";
-import { MiB, memoryOf, RssSampler } from "../lib/proc.js";
-import type { ServerOptions, ServerReady, ServerStats } from "../lib/server.js";
-import type { S3Ready } from "./s3.js";
-import type { UploadMessage, UploadOptions } from "./upload.js";
-
-/** The bundled child scripts. */
-export interface Scripts {
-  server: string;
-  upload: string;
-  s3: string;
-}
+import type { Child } from "../lib/children.js";
+import { checkBlobBytes, type HarnessServer, launchServer } from "../lib/server.js";
+import { MiB, round } from "../lib/stats.js";
+import { startUploader, type UploaderMessage, uploaded } from "../lib/uploader.js";
+import { memoryOf, RssSampler } from "./rss.js";
 
 export interface MeasureOptions {
   storage: StorageDriver;
@@ -64,56 +57,47 @@ export interface Measurement {
 const IDLE_SETTLE_MS = 1000;
 
 /** Starts a fresh server (and S3 server), uploads the directory from a fresh SDK process, and measures. */
-export async function measure(scripts: Scripts, options: MeasureOptions): Promise<Measurement> {
-  const children: Child[] = [];
-  const start = (child: Child) => {
-    children.push(child);
-    return child;
-  };
+export async function measure(options: MeasureOptions): Promise<Measurement> {
+  let server: HarnessServer | undefined;
+  let uploader: Child | undefined;
   let sampler: RssSampler | undefined;
   try {
-    let s3: { child: Child; ready: S3Ready } | undefined;
-    if (options.storage === "s3") {
-      const child = start(new Child("s3rver", scripts.s3));
-      s3 = { child, ready: await child.message<S3Ready>() };
-    }
-    const serverOptions: ServerOptions = {
+    server = await launchServer({
+      launch: "harness",
       database: options.database,
-      ...(s3 && { s3: s3.ready }),
+      storage: options.storage,
+      jsMemory: true,
       ...(options.partSize && { partSize: options.partSize }),
-    };
-    const server = start(new Child("server", scripts.server, [JSON.stringify(serverOptions)]));
-    const { url, token } = await server.message<ServerReady>(120_000);
+    });
+    const { s3 } = server;
 
     // Idle means after start-up's garbage had a moment to go.
     await sleep(IDLE_SETTLE_MS);
-    const serverIdle = rssOf(server);
-    const s3Idle = s3 && rssOf(s3.child);
-    const { js: idleJs } = await server.ask<ServerStats>("stats");
+    const serverIdle = rssOf("server", server.pid);
+    const s3Idle = s3 && rssOf("s3rver", s3.pid);
+    const idleJs = (await server.stats()).js!;
 
-    sampler = new RssSampler(s3 ? [server.pid, s3.child.pid] : [server.pid]);
-    const uploadOptions: UploadOptions = { url, token, directory: options.directory, concurrency: options.concurrency };
-    const uploader = start(new Child("uploader", scripts.upload, [JSON.stringify(uploadOptions)]));
+    sampler = new RssSampler(s3 ? [server.pid, s3.pid] : [server.pid]);
+    uploader = await startUploader({
+      url: server.url,
+      token: server.token,
+      experiment: "bench-memory",
+      variation: "upload",
+      run: 0,
+      directory: options.directory,
+      concurrency: options.concurrency,
+      mode: "upload",
+      jsMemory: true,
+    });
     sampler.add(uploader.pid);
-    await uploader.message<UploadMessage>();
-    const sdkStart = rssOf(uploader);
-    const done = await uploader.message<UploadMessage>(uploadTimeoutMs(options.sizeBytes));
-    if (done.event !== "done") throw new Error(`the uploader said ${done.event}, not done`);
+    await uploader.until<UploaderMessage, "started">("started");
+    const sdkStart = rssOf("uploader", uploader.pid);
+    const done = await uploaded(uploader, options.sizeBytes);
     sampler.stop();
     // Read while the uploader waits for us to close its stdin: the peak of its whole life.
     const sdkPeak = memoryOf(uploader.pid)?.hwm ?? 0;
-    const stats = await server.ask<ServerStats>("stats");
-
-    const { asset } = done;
-    if (asset.state !== "ready" || asset.size !== options.sizeBytes) {
-      throw new Error(
-        `asset ${asset.id} ended ${asset.state} with ${asset.size} bytes, not ready with ${options.sizeBytes}`,
-      );
-    }
-    // A check that each driver is the one meant: local blobs pass through the server, S3 ones never.
-    if (options.storage === "local" ? stats.blobBytes < options.sizeBytes : stats.blobBytes > 0) {
-      throw new Error(`the server received ${stats.blobBytes} blob bytes itself on the ${options.storage} driver`);
-    }
+    const stats = await server.stats();
+    checkBlobBytes(options.storage, stats.blobBytes, options.sizeBytes);
 
     const serverPeak = sampler.peak(server.pid);
     return {
@@ -121,13 +105,13 @@ export async function measure(scripts: Scripts, options: MeasureOptions): Promis
       database: options.database,
       sizeBytes: options.sizeBytes,
       seconds: round(done.seconds, 2),
-      mibPerSecond: round(options.sizeBytes / MiB / done.seconds),
-      assetId: asset.id,
+      mibPerSecond: round(options.sizeBytes / MiB / done.seconds, 1),
+      assetId: done.asset.id,
       sdk: {
         startRss: mib(sdkStart),
         peakRss: mib(sdkPeak),
         sampledPeakRss: mib(sampler.peak(uploader.pid)),
-        js: roundAll(done.js),
+        js: roundAll(done.js!),
       },
       server: {
         idleRss: mib(serverIdle),
@@ -135,31 +119,28 @@ export async function measure(scripts: Scripts, options: MeasureOptions): Promis
         growth: mib(serverPeak - serverIdle),
         lifetimePeakRss: mib(memoryOf(server.pid)?.hwm ?? 0),
         idleJs: roundAll(idleJs),
-        js: roundAll(stats.js),
+        js: roundAll(stats.js!),
         blobBytes: stats.blobBytes,
       },
-      s3rver: s3 && s3Idle !== undefined ? { idleRss: mib(s3Idle), peakRss: mib(sampler.peak(s3.child.pid)) } : null,
+      s3rver: s3 && s3Idle !== undefined ? { idleRss: mib(s3Idle), peakRss: mib(sampler.peak(s3.pid)) } : null,
     };
   } finally {
     sampler?.stop();
     // The uploader first, the server (dropping its database) next, its storage last.
-    for (const child of children.reverse()) await child.stop();
+    await uploader?.stop();
+    await server?.stop();
   }
 }
 
-function rssOf(child: Child): number {
-  const memory = memoryOf(child.pid);
-  if (!memory) throw new Error(`${child.name} (pid ${child.pid}) is gone`);
+function rssOf(name: string, pid: number): number {
+  const memory = memoryOf(pid);
+  if (!memory) throw new Error(`${name} (pid ${pid}) is gone`);
   return memory.rss;
 }
 
-/** Generous: an upload slower than 2 MiB/s is stuck, not slow. */
-const uploadTimeoutMs = (sizeBytes: number) => Math.max(120_000, (sizeBytes / (2 * MiB)) * 1000);
-
-const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
-const mib = (bytes: number) => round(bytes / MiB);
+const mib = (bytes: number) => round(bytes / MiB, 1);
 const roundAll = (js: JsMemory): JsMemory => ({
-  heapUsed: round(js.heapUsed),
-  external: round(js.external),
-  arrayBuffers: round(js.arrayBuffers),
+  heapUsed: round(js.heapUsed, 1),
+  external: round(js.external, 1),
+  arrayBuffers: round(js.arrayBuffers, 1),
 });

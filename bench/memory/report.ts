@@ -1,6 +1,7 @@
 import type { DatabaseDriver } from "@methodic/server/testing";
 import type { JsMemory } from "../lib/child.js";
-import { markdownTable } from "../lib/table.js";
+import { markdownTable, paragraphs } from "../lib/report.js";
+import { formatBytes } from "../lib/stats.js";
 import type { Measurement } from "./measure.js";
 
 interface Target {
@@ -54,10 +55,6 @@ export function verdicts(results: Measurement[]): Verdict[] {
 }
 
 const mib = (n: number) => `${n.toFixed(1)} MiB`;
-const size = (bytes: number) => {
-  const n = bytes / 2 ** 20;
-  return n >= 1024 ? `${+(n / 1024).toFixed(2)} GiB` : `${+n.toFixed(2)} MiB`;
-};
 
 /** The human report: figures, where JavaScript's memory went, and the targets. */
 export function formatReport(results: Measurement[]): string {
@@ -78,7 +75,7 @@ export function formatReport(results: Measurement[]): string {
     results.map((m) => [
       m.storage,
       m.database,
-      size(m.sizeBytes),
+      formatBytes(m.sizeBytes),
       `${m.seconds.toFixed(1)} s`,
       `${m.mibPerSecond.toFixed(1)} MiB/s`,
       mib(m.sdk.startRss),
@@ -105,17 +102,12 @@ export function formatReport(results: Measurement[]): string {
     ["target", "storage", "database", "measured", "verdict"],
     verdicts(results).map((v) => [v.target, v.storage, v.database, mib(v.value), v.met ? "met" : "MISSED"]),
   );
-  return [
+  return paragraphs(
     "Memory during a single-file checkpoint upload (RSS; peaks sampled every 50 ms, SDK peak is VmHWM)",
-    "",
     figures,
-    "",
     "JavaScript's share during the upload (peaks of process.memoryUsage(); the rest of the RSS is native)",
-    "",
     js,
-    "",
     "Targets (project issue)",
-    "",
     targets,
-  ].join("\n");
+  );
 }

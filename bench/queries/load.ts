@@ -3,6 +3,8 @@
 // cycles through the routes, a random variation each request, and reports latency percentiles per route.
 import { Agent, request } from "node:http";
 import { tell } from "../lib/child.js";
+import { seededRandom } from "../lib/random.js";
+import { percentile, round } from "../lib/stats.js";
 
 export interface LoadRoute {
   name: string;
@@ -42,18 +44,6 @@ const options = JSON.parse(process.argv[2] ?? "{}") as LoadOptions;
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 const base = new URL(options.url);
 
-/** mulberry32: a seeded PRNG, so that runs pick the same variations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function get(path: string): Promise<{ ms: number; status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
@@ -84,12 +74,8 @@ function nonEmpty(body: Buffer): boolean {
   return json.items === undefined || json.items.length > 0;
 }
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
-const round = (n: number) => Math.round(n * 1000) / 1000;
-
 async function main(): Promise<void> {
-  const random = prng(options.seed);
+  const random = seededRandom(options.seed);
   const pick = () => options.variations[Math.floor(random() * options.variations.length)]!;
   const samples = options.routes.map(() => ({ ms: [] as number[], bytes: 0, empty: 0 }));
   // Round-robin over the routes, so that every route sees the same machine over time.
@@ -114,11 +100,11 @@ async function main(): Promise<void> {
       name: route.name,
       path: route.path,
       requests: sorted.length,
-      p50: round(percentile(sorted, 50)),
-      p90: round(percentile(sorted, 90)),
-      p99: round(percentile(sorted, 99)),
-      max: round(sorted.at(-1) ?? Number.NaN),
-      mean: round(sorted.reduce((a, b) => a + b, 0) / sorted.length),
+      p50: round(percentile(sorted, 50), 3),
+      p90: round(percentile(sorted, 90), 3),
+      p99: round(percentile(sorted, 99), 3),
+      max: round(sorted.at(-1) ?? Number.NaN, 3),
+      mean: round(sorted.reduce((a, b) => a + b, 0) / sorted.length, 3),
       bodyBytes: Math.round(s.bytes / sorted.length),
       empty: s.empty,
     };

@@ -1,3 +1,6 @@
+import { round } from "../lib/stats.js";
+import type { SqlConnection } from "./database.js";
+
 /**
  * The data set, made by set-based SQL (generate_series) straight into a database that the real server
  * migrated: one experiment, `variations` variations, `runs` runs spread evenly over them, `assets` assets
@@ -132,4 +135,45 @@ export function seedStatements(scale: Scale): string[] {
 
     "analyze experiments, variations, runs, assets",
   ];
+}
+
+/** The data set as seeded: how long each statement took, what it holds, how large its tables are. */
+export interface DataSet {
+  /** Seconds per seed statement, and in all. */
+  seed: { statements: { what: string; seconds: number }[]; seconds: number };
+  sizes: Record<string, string>;
+  counts: Record<string, number>;
+}
+
+/** Runs the seed statements (timing each), then reads back what they made. */
+export async function seed(sql: SqlConnection, scale: Scale): Promise<DataSet> {
+  const statements: { what: string; seconds: number }[] = [];
+  const t0 = performance.now();
+  for (const statement of seedStatements(scale)) {
+    const t = performance.now();
+    await sql.query(statement);
+    const what = /^\s*(insert into \w+|analyze|set \w+)/.exec(statement)?.[1] ?? statement.slice(0, 30);
+    statements.push({ what, seconds: round((performance.now() - t) / 1000, 2) });
+  }
+  const seeded = { statements, seconds: round((performance.now() - t0) / 1000, 2) };
+  const counts = await countRows(sql);
+  return { seed: seeded, sizes: await tableSizes(sql), counts };
+}
+
+async function countRows(sql: SqlConnection): Promise<Record<string, number>> {
+  const [row] = await sql.query<Record<string, string>>(
+    `select (select count(*) from variations) as variations, (select count(*) from runs) as runs,
+            (select count(*) from assets) as assets,
+            (select count(*) from assets where state = 'ready') as ready_assets,
+            (select count(*) from assets where state = 'pending') as pending_assets`,
+  );
+  return Object.fromEntries(Object.entries(row ?? {}).map(([k, v]) => [k, Number(v)]));
+}
+
+async function tableSizes(sql: SqlConnection): Promise<Record<string, string>> {
+  const rows = await sql.query<{ name: string; size: string }>(
+    `select relname as name, pg_size_pretty(pg_total_relation_size(oid)) as size from pg_class
+     where relname in ('runs', 'assets') and relkind = 'r'`,
+  );
+  return Object.fromEntries(rows.map((r) => [r.name, r.size]));
 }

@@ -8,7 +8,7 @@ import { join, relative, sep } from "node:path";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { listen, tell } from "../lib/child.js";
-import { s3ClientFor } from "../lib/upload-s3.js";
+import { s3ClientFor } from "../lib/s3.js";
 
 export interface LibStorageOptions {
   endpoint: string;

@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
 
 export interface ProcessExit {
   code: number | null;
@@ -45,11 +44,16 @@ export function spawnProcess(command: string, args: string[], options: SpawnOpti
   };
   child.stdout?.on("data", collect("out"));
   child.stderr?.on("data", collect("err"));
-  // "close" comes after the output is read to the end, unlike "exit".
-  const exit = once(child, "close").then(([code, signal]) => ({
-    code: code as number | null,
-    signal: signal as NodeJS.Signals | null,
-  }));
+  // "close" comes after the output is read to the end, unlike "exit". A command that cannot start
+  // (not installed) emits "error" and never "close": it counts as exited, its reason in the output.
+  const exit = new Promise<ProcessExit>((resolve) => {
+    child.once("close", (code, signal) => resolve({ code, signal }));
+    child.once("error", (err) => {
+      output += `${command}: ${err.message}\n`;
+      stderr += `${command}: ${err.message}\n`;
+      resolve({ code: null, signal: null });
+    });
+  });
   const spawned: SpawnedProcess = {
     child,
     stdout: () => stdout,

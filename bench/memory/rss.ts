@@ -1,7 +1,5 @@
 import { readFileSync } from "node:fs";
 
-export const MiB = 1024 * 1024;
-
 /**
  * VmRSS (resident now) and VmHWM (the most it was ever resident) of a live process, in bytes, from
  * /proc: Linux only. Undefined once the process is gone.
