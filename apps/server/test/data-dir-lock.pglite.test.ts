@@ -29,5 +29,5 @@ describe("the data dir lock", () => {
     const next = start(dir);
     const url = await next.url;
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
-  }, 60_000);
+  });
 });

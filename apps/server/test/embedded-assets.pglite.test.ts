@@ -1,12 +1,11 @@
-import { execFile } from "node:child_process";
 import { createCipheriv, createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { request } from "node:http";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { describe, expect, test } from "vitest";
+import { spawnProcess } from "../src/testing/index.js";
 import { embeddedServers } from "./support/server-process.js";
 
 const { start, dataDir } = embeddedServers();
@@ -98,10 +97,12 @@ describe("the README's checkpoint example", () => {
     const url = await server.url;
     const script = fileURLToPath(new URL("../../../examples/checkpoint-with-curl.sh", import.meta.url));
     const token = (await readFile(join(dir, "admin-token"), "utf8")).trim();
-    const { stdout } = await promisify(execFile)("bash", [script], {
-      env: { ...process.env, METHODIC_URL: url, METHODIC_TOKEN: token, BIG_MIB: "12", RUN: "0" },
+    const curl = spawnProcess("bash", [script], {
+      env: { PATH: process.env.PATH, METHODIC_URL: url, METHODIC_TOKEN: token, BIG_MIB: "12", RUN: "0" },
     });
+    expect((await curl.exit).code, curl.output()).toBe(0);
+    const stdout = curl.stdout();
     expect(stdout).toMatch(/finalized [0-9a-f-]{36}: ready, 12587037 bytes/);
     expect(stdout).toMatch(/restored [0-9a-f-]{36}: byte-identical/);
-  }, 120_000);
+  });
 });

@@ -79,7 +79,7 @@ test("a trainer killed mid-upload is resumed by the next process: same asset, at
   expect(server.received.blobBytes).toBe(before);
   expect((await chronicle.run("resume", "v", 0).listOutputs().all()).map((a) => a.id)).toEqual([asset.id]);
   tracker.close();
-}, 120_000);
+});
 
 test("resumePending picks up every unfinished upload of a tracker", async () => {
   const chronicle = new Chronicle({ baseUrl: server.url, token: ADMIN_TOKEN });

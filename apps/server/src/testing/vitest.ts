@@ -36,8 +36,8 @@ export function suiteConfig(options: SuiteOptions): ViteUserConfig {
   return {
     test: {
       reporters: process.env.CI ? ["default", ["json", { outputFile: "test-results.json" }]] : ["default"],
-      testTimeout: options.testTimeout ?? 60_000,
-      hookTimeout: 120_000,
+      testTimeout: options.testTimeout ?? 120_000,
+      hookTimeout: 180_000,
       globalSetup: [globalSetup],
       // Most of a test's time is spent waiting on servers and child processes, not on a core.
       maxWorkers: options.maxWorkers ?? 2,
