@@ -8,6 +8,8 @@ const postgres = databasesUnderTest().includes("postgres");
 
 export default defineConfig(
   suiteConfig({
+    // The longest suite of `pnpm test`: more files at once, so that it is not the last one running.
+    maxWorkers: 4,
     projects: [
       {
         name: "pglite",
