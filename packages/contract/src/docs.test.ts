@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
-import { ERROR_STATUS, type ErrorCode, type RouteDef, routes } from "./index.js";
+import { derivedErrors, ERROR_STATUS, type ErrorCode, type RouteDef, routes } from "./index.js";
 
 /**
  * docs/api.md is the API reference in prose; this keeps it true to the contract. Its route tables have
@@ -68,17 +68,6 @@ function docRoutes(): { rows: DocRoute[]; malformed: string[] } {
 const docPathOf = (path: string) => path.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, "{$1}");
 const keyOf = (method: string, path: string) => `${method} ${path}`;
 
-/** The codes a route's shape implies (route.ts's rule), which the tables leave to the conventions. */
-function impliedErrors(route: RouteDef): ErrorCode[] {
-  return [
-    ...(route.params || route.query || route.headers || route.body ? (["invalid_request"] as const) : []),
-    ...(route.access !== "none" ? (["unauthorized", "forbidden"] as const) : []),
-    ...(route.body ? (["payload_too_large", "unsupported_media_type"] as const) : []),
-    "internal",
-    "unavailable",
-  ];
-}
-
 const contract: [string, RouteDef][] = Object.entries(routes);
 const { rows, malformed } = docRoutes();
 const rowByKey = new Map(rows.map((row) => [keyOf(row.method, row.path), row]));
@@ -123,7 +112,7 @@ describe("docs/api.md route tables", () => {
         problems.push(`${where}: success statuses are ${successes.join("/")}, not '${row.success}'`);
       }
 
-      const implied = new Set<string>(impliedErrors(route));
+      const implied = new Set<string>(derivedErrors(route));
       const own = route.errors.filter((code) => !implied.has(code)).sort();
       const written = row.errors === "—" ? [] : row.errors.split(",").map((cell) => cell.trim());
       const codes = written.map((cell) => /^`([a-z_]+)`$/.exec(cell)?.[1] ?? `(not a code span: ${cell})`);

@@ -47,7 +47,7 @@ export interface RouteDef extends RouteSpec {
 }
 
 /** The error codes a route's shape implies, in addition to the ones it names. */
-function derivedErrors(route: RouteSpec): ErrorCode[] {
+export function derivedErrors(route: RouteSpec): ErrorCode[] {
   return [
     ...(route.params || route.query || route.headers || route.body ? (["invalid_request"] as const) : []),
     ...(route.access !== "none" ? (["unauthorized", "forbidden"] as const) : []),
