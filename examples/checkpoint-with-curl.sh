@@ -5,8 +5,8 @@
 #
 #   METHODIC_URL=http://127.0.0.1:8080 METHODIC_TOKEN=... ./examples/checkpoint-with-curl.sh
 #
-# Needs curl, sha256sum and node (for JSON). BIG_MIB sets the large file's size (default 80, above the
-# default 64 MiB part size).
+# Needs curl, sha256sum, dd and node (for JSON). BIG_MIB sets the large file's size (default 80) and
+# PART_MIB the part size (default 64, at least 5).
 set -euo pipefail
 
 url=${METHODIC_URL:-http://127.0.0.1:8080}
@@ -34,24 +34,45 @@ head -c 4096 /dev/urandom > "$work/ckpt/optimizer/state.bin"
 api POST /v1/experiments "{\"id\": \"$exp\"}" > /dev/null 2>&1 || true
 api POST "/v1/experiments/$exp/variations/base/runs/$run/start" > /dev/null
 
-# 3. The manifest: every file's path, size and sha256.
+# 3. The manifest: every file's path, size and sha256, and for a file larger than the part size the
+# sha256 of each part, which storage checks every part against (S3 requires them).
+part=$((${PART_MIB:-64} * 1024 * 1024))
 manifest=$(cd "$work/ckpt" && find . -type f | sed 's|^\./||' | sort | while read -r path; do
-  printf '{"path": "%s", "size": %d, "sha256": "%s"}\n' "$path" "$(stat -c %s "$path")" "$(sha256sum "$path" | cut -d' ' -f1)"
+  size=$(stat -c %s "$path")
+  parts=""
+  if [ "$size" -gt "$part" ]; then
+    for ((offset = 0; offset < size; offset += part)); do
+      hash=$(dd if="$path" bs=4M iflag=skip_bytes,count_bytes skip="$offset" count="$part" status=none |
+        sha256sum | cut -d' ' -f1)
+      parts="$parts${parts:+, }\"$hash\""
+    done
+    parts=", \"part_sha256\": [$parts]"
+  fi
+  printf '{"path": "%s", "size": %d, "sha256": "%s"%s}\n' "$path" "$size" "$(sha256sum "$path" | cut -d' ' -f1)" "$parts"
 done | paste -sd, -)
 created=$(api POST "/v1/experiments/$exp/variations/base/runs/$run/assets" \
-  "{\"asset_type\": \"checkpoint\", \"name\": \"step-1200\", \"components\": [$manifest]}")
+  "{\"asset_type\": \"checkpoint\", \"name\": \"step-1200\", \"part_size\": $part, \"components\": [$manifest]}")
 id=$(echo "$created" | json 'd.asset.id')
 
-# 4. Every piece of the plan straight to its URL: a whole file, or a byte range of a large one.
-echo "$created" | json 'd.upload.components.flatMap((c) => c.parts
-    ? c.parts.map((p) => [c.path, p.offset, p.size, p.url].join("\t"))
-    : [[c.path, 0, -1, c.url].join("\t")]).join("\n")' |
-while IFS=$'\t' read -r path offset size piece_url; do
+# 4. Every piece of the plan straight to its URL, with the headers the plan lists: a whole file, or a
+# byte range of a large one. Storage answers each with an ETag; the parts of a large file are
+# reported with theirs (finalize completes the file from those reports).
+echo "$created" | json 'd.upload.components.flatMap((c) => (c.parts ?? [{ offset: 0, size: -1, url: c.url, headers: c.headers }])
+    .map((p) => [c.path, p.part_number ?? "-", p.offset, p.size, p.url,
+      Object.entries(p.headers ?? {}).filter(([k]) => k !== "content-length").map(([k, v]) => k + ": " + v).join("|")].join("\t"))).join("\n")' |
+while IFS=$'\t' read -r path number offset size piece_url headers; do
+  extra=()
+  IFS='|' read -ra wanted <<< "$headers"
+  for header in "${wanted[@]}"; do extra+=(-H "$header"); done
   if [ "$size" = -1 ]; then
-    curl -sS --fail -X PUT --data-binary "@$work/ckpt/$path" "$piece_url" -o /dev/null
+    curl -sS --fail -X PUT "${extra[@]}" --data-binary "@$work/ckpt/$path" "$piece_url" -o /dev/null
   else
-    dd if="$work/ckpt/$path" bs=4M iflag=skip_bytes,count_bytes skip="$offset" count="$size" status=none |
-      curl -sS --fail -X PUT -H "content-length: $size" --data-binary @- "$piece_url" -o /dev/null
+    etag=$(dd if="$work/ckpt/$path" bs=4M iflag=skip_bytes,count_bytes skip="$offset" count="$size" status=none |
+      curl -sS --fail -X PUT -H "content-length: $size" "${extra[@]}" --data-binary @- "$piece_url" -o /dev/null \
+        -D - | tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')
+    # An ETag is quoted ("..."): the quotes escaped, it is a JSON string.
+    api POST "/v1/assets/$id/parts" \
+      "{\"parts\": [{\"path\": \"$path\", \"part_number\": $number, \"etag\": \"${etag//\"/\\\"}\"}]}" > /dev/null
   fi
 done
 

@@ -1,16 +1,15 @@
-import { databasesUnderTest, suiteConfig } from "@methodic/server/testing/vitest";
+import { databasesUnderTest, storagesUnderTest, suiteConfig } from "@methodic/server/testing/vitest";
 import { defineConfig } from "vitest/config";
 
-// Each example runs, as a user would run it, against a server on the local disk (PGlite) and on S3
-// (PostgreSQL when TEST_DATABASE_URL names one).
-const postgres = databasesUnderTest().includes("postgres");
+// Each example runs, as a user would run it, against a server on the embedded default (PGlite and
+// the local disk), and on S3 (MinIO) with each database.
+const minio = storagesUnderTest().includes("s3")
+  ? databasesUnderTest().map((database) => ({ name: `${database}-minio`, database, storage: "s3" as const }))
+  : [];
 
 export default defineConfig(
   suiteConfig({
-    projects: [
-      { name: "local", database: "pglite", storage: "local" },
-      { name: "s3", database: postgres ? "postgres" : "pglite", storage: "s3" },
-    ],
+    projects: [{ name: "embedded", database: "pglite", storage: "local" }, ...minio],
     testTimeout: 180_000,
   }),
 );

@@ -1,10 +1,11 @@
 import { defineConfig } from "vitest/config";
-import { databasesUnderTest, suiteConfig } from "./src/testing/vitest.js";
+import { databasesUnderTest, storagesUnderTest, suiteConfig } from "./src/testing/vitest.js";
 
 // Every driver-independent test runs on PGlite, and on PostgreSQL when TEST_DATABASE_URL names a
-// server; the asset suites run once more on S3. `*.pg.test.ts` needs PostgreSQL, `*.pglite.test.ts`
-// is about the embedded default only, `*.s3.test.ts` about the S3 driver.
-const postgres = databasesUnderTest().includes("postgres");
+// server; the asset suites run again on S3 (MinIO), on each database. `*.pg.test.ts` needs
+// PostgreSQL, `*.pglite.test.ts` is about the embedded default only, `*.s3.test.ts` about the S3 driver.
+const databases = databasesUnderTest();
+const s3 = storagesUnderTest().includes("s3");
 
 export default defineConfig(
   suiteConfig({
@@ -18,7 +19,7 @@ export default defineConfig(
         include: ["src/**/*.test.ts", "test/**/*.test.ts"],
         exclude: ["test/**/*.pg.test.ts", "test/**/*.s3.test.ts"],
       },
-      ...(postgres
+      ...(databases.includes("postgres")
         ? [
             {
               name: "postgres",
@@ -28,12 +29,14 @@ export default defineConfig(
             },
           ]
         : []),
-      {
-        name: "s3",
-        database: postgres ? "postgres" : "pglite",
-        storage: "s3",
-        include: ["test/assets*.test.ts", "test/outputs.test.ts", "test/**/*.s3.test.ts"],
-      },
+      ...(s3
+        ? databases.map((database) => ({
+            name: `${database}-minio`,
+            database,
+            storage: "s3" as const,
+            include: ["test/assets*.test.ts", "test/outputs.test.ts", "test/**/*.s3.test.ts"],
+          }))
+        : []),
     ],
   }),
 );

@@ -41,7 +41,8 @@ interface State {
   theta: number;
 }
 
-const chronicle = new Chronicle();
+// Small parts (5 MiB, the least S3 takes), so that a crash costs at most the few parts in flight.
+const chronicle = new Chronicle({ partSize: 5 * 1024 * 1024 });
 const run = chronicle.run(args.experiment, "base", runIndex);
 await run.start();
 const tracker = new UploadTracker({ dbPath: join(out, "uploads.sqlite") });

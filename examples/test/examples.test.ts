@@ -7,6 +7,7 @@ import { spawnProcess, startServer, type TestServer } from "@methodic/server/tes
 import { afterAll, beforeAll, expect, test } from "vitest";
 
 const MiB = 1024 * 1024;
+/** The crash example's part size. */
 const PART = 5 * MiB;
 const examples = fileURLToPath(new URL("..", import.meta.url));
 let server: TestServer;
@@ -14,7 +15,7 @@ let chronicle: Chronicle;
 let outRoot: string;
 
 beforeAll(async () => {
-  server = await startServer({ env: { METHODIC_PART_SIZE: String(PART) } });
+  server = await startServer();
   chronicle = new Chronicle({ baseUrl: server.url, token: server.token });
   outRoot = await mkdtemp(join(tmpdir(), "methodic-examples-"));
 });

@@ -1,12 +1,16 @@
-import { databasesUnderTest, suiteConfig } from "@methodic/server/testing/vitest";
+import { databasesUnderTest, storagesUnderTest, suiteConfig } from "@methodic/server/testing/vitest";
 import { defineConfig } from "vitest/config";
 
 // The whole suite runs against a real server on each pair of drivers: PGlite and, with
-// TEST_DATABASE_URL, PostgreSQL; the local disk and S3.
+// TEST_DATABASE_URL, PostgreSQL; the local disk and S3 (MinIO).
 export default defineConfig(
   suiteConfig({
     projects: databasesUnderTest().flatMap((database) =>
-      (["local", "s3"] as const).map((storage) => ({ name: `${database}-${storage}`, database, storage })),
+      storagesUnderTest().map((storage) => ({
+        name: `${database}-${storage === "s3" ? "minio" : storage}`,
+        database,
+        storage,
+      })),
     ),
   }),
 );

@@ -195,7 +195,9 @@ describe("component assets", () => {
     expect(res.body.upload.components).toEqual([]);
   });
 
-  test("grow the part size so that no file needs over 10,000 parts", async ({ api }) => {
+  test("grow the part size so that no file needs over 10,000 parts, where no part hashes are needed", async ({
+    api,
+  }) => {
     const ref = await startRun(api, "files-huge");
     const MiB = 1024 * 1024;
     // 700 GiB in 64 MiB parts would be 11,200 parts; at 72 MiB it is 9,956.
@@ -204,12 +206,61 @@ describe("component assets", () => {
       asset_type: "checkpoint",
       components: [{ path: "huge.bin", size, sha256: "a".repeat(64) }],
     });
+    if (storage === "s3") {
+      // S3 binds each part's SHA-256 into its URL: a file in parts needs them, and so the part size.
+      expect(res.status).toBe(400);
+      expect(res.body.error.details.fields).toEqual([expect.objectContaining({ path: "components.0.part_sha256" })]);
+      return;
+    }
     expect(res.status).toBe(201);
     const [plan] = res.body.upload.components;
     expect(plan.part_size).toBe(72 * MiB);
     expect(plan.parts).toHaveLength(9_956);
     const last = plan.parts.at(-1);
     expect(last.offset + last.size).toBe(size);
+  });
+
+  test("refuse part sizes and part hashes that S3 could not take, naming the field", async ({ api }) => {
+    const ref = await startRun(api, "files-limits");
+    const MiB = 1024 * 1024;
+    const GiB = 1024 * MiB;
+    const hash = "b".repeat(64);
+    const refused = async (body: object, path: string, message: RegExp) => {
+      const res = await createAsset(api, ref, { asset_type: "checkpoint", ...body });
+      expect(res.status, JSON.stringify(res.body)).toBe(400);
+      expect(res.body.error.code).toBe("invalid_request");
+      expect(res.body.error.details.fields).toEqual([
+        expect.objectContaining({ path, message: expect.stringMatching(message) }),
+      ]);
+    };
+    // 10,001 parts of 5 MiB.
+    await refused(
+      { part_size: 5 * MiB, components: [{ path: "a", size: 10_001 * 5 * MiB, sha256: hash }] },
+      "components.0.size",
+      /needs 10001 parts of 5242880 bytes, over the limit of 10000: give a larger part_size/,
+    );
+    // Over 10,000 parts of 5 GiB: more than S3 stores in one object.
+    await refused(
+      { part_size: 5 * GiB, components: [{ path: "a", size: 10_000 * 5 * GiB + 1, sha256: hash }] },
+      "components.0.size",
+      /over S3's limit for one file/,
+    );
+    await refused(
+      { part_size: 5 * GiB + 1, components: [{ path: "a", size: 1, sha256: hash }] },
+      "part_size",
+      /5368709120/,
+    );
+    await refused({ part_size: 4 * MiB, components: [{ path: "a", size: 1, sha256: hash }] }, "part_size", /5242880/);
+    await refused(
+      { components: [{ path: "a", size: 20 * MiB, sha256: hash, part_sha256: [hash, hash] }] },
+      "part_size",
+      /is required with part_sha256/,
+    );
+    await refused(
+      { part_size: 5 * MiB, components: [{ path: "a", size: 5 * MiB, sha256: hash, part_sha256: [hash, hash] }] },
+      "components.0.part_sha256",
+      /is only for a file larger than part_size/,
+    );
   });
 });
 

@@ -98,7 +98,7 @@ describe("the README's checkpoint example", () => {
     const script = fileURLToPath(new URL("../../../examples/checkpoint-with-curl.sh", import.meta.url));
     const token = (await readFile(join(dir, "admin-token"), "utf8")).trim();
     const curl = spawnProcess("bash", [script], {
-      env: { PATH: process.env.PATH, METHODIC_URL: url, METHODIC_TOKEN: token, BIG_MIB: "12", RUN: "0" },
+      env: { PATH: process.env.PATH, METHODIC_URL: url, METHODIC_TOKEN: token, BIG_MIB: "12", PART_MIB: "5", RUN: "0" },
     });
     expect((await curl.exit).code, curl.output()).toBe(0);
     const stdout = curl.stdout();

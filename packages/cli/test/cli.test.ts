@@ -4,6 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Chronicle } from "@methodic/sdk";
+import {
+  ADMIN_TOKEN,
+  createDatabase,
+  driversUnderTest,
+  startS3,
+  type TestDatabase,
+  type TestS3,
+} from "@methodic/server/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { methodic, resultOf, run } from "./support.js";
 
@@ -38,24 +46,39 @@ const sha256 = async (path: string) =>
     .update(await readFile(path))
     .digest("hex");
 
+const drivers = driversUnderTest();
+let backends: { database?: TestDatabase; s3?: TestS3 } = {};
+
+/**
+ * `methodic serve` on the drivers under test: the embedded default, or PostgreSQL and S3 (MinIO)
+ * through the environment a deployment would give it (with a bootstrap admin token, as there is no
+ * data dir to generate one in).
+ */
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "methodic-cli-"));
+  backends = {
+    ...(drivers.database === "postgres" && { database: await createDatabase() }),
+    ...(drivers.storage === "s3" && { s3: await startS3() }),
+  };
   env = {
     HOME: join(root, "home"),
     XDG_CONFIG_HOME: join(root, "config"),
     XDG_STATE_HOME: join(root, "state"),
-    METHODIC_PART_SIZE: String(5 * MiB),
+    ...(backends.database && { DATABASE_URL: backends.database.url, METHODIC_ADMIN_TOKEN: ADMIN_TOKEN }),
+    ...backends.s3?.env,
   };
   server = methodic(["serve", "--port", "0", "--data-dir", join(root, "data")], env);
   url = (await server.waitFor(/serving at (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
   await server.waitFor(/Press Ctrl-C to stop/);
-  adminToken = (await readFile(join(root, "data", "admin-token"), "utf8")).trim();
+  adminToken = backends.database ? ADMIN_TOKEN : (await readFile(join(root, "data", "admin-token"), "utf8")).trim();
   admin = new Chronicle({ baseUrl: url, token: adminToken });
 });
 
 afterAll(async () => {
   const { code } = await server.stop("SIGTERM");
   expect(code).toBe(0);
+  await backends.s3?.close();
+  await backends.database?.drop();
   await rm(root, { recursive: true, force: true });
 });
 
@@ -196,7 +219,10 @@ describe("upload and download", () => {
   });
 
   test("an upload interrupted with Ctrl-C resumes the same asset when run again; download is byte-identical", async () => {
-    const args = ["upload", dir, "--run", "transfer/base/0", "--type", "checkpoint", "--name", "step-40"];
+    const args = [
+      ...["upload", dir, "--run", "transfer/base/0", "--type", "checkpoint", "--name", "step-40"],
+      ...["--part-size", "5"],
+    ];
     const first = methodic([...args, "--concurrency", "1"], env);
     const assetId = (await first.waitFor(/uploading (\S+): /))[1]!;
     await sleep(400);

@@ -4,6 +4,9 @@ import { defineRoute } from "./route.js";
 
 export const MAX_COMPONENTS = 10_000;
 export const MAX_PARTS = 10_000;
+/** S3's bounds on a multipart part (the last part of a file may be smaller). */
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
 /** Serialized inline content above this is refused (413): upload it as a component instead. */
 export const INLINE_CONTENT_MAX_BYTES = 1024 * 1024;
 
@@ -36,7 +39,20 @@ export const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase h
 export const ByteSize = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 export const Component = z
-  .strictObject({ path: ComponentPath, size: ByteSize, sha256: Sha256 })
+  .strictObject({
+    path: ComponentPath,
+    size: ByteSize,
+    sha256: Sha256,
+    part_sha256: z
+      .array(Sha256)
+      .min(2)
+      .max(MAX_PARTS)
+      .optional()
+      .describe(
+        "For a file larger than `part_size`: the SHA-256 of each of its parts, in order, so that storage " +
+          "checks every part's bytes (required on S3)",
+      ),
+  })
   .meta({ id: "Component" });
 export type Component = z.infer<typeof Component>;
 
@@ -110,6 +126,15 @@ export const CreateAssetBody = z
     asset_type: AssetType,
     name: Name.optional(),
     asset_config: JsonObject.optional(),
+    part_size: z
+      .int()
+      .min(MIN_PART_SIZE)
+      .max(MAX_PART_SIZE)
+      .optional()
+      .describe(
+        "Bytes per multipart part, 5 MiB to 5 GiB, chosen by the client (needed with `part_sha256`); by " +
+          "default the server's, grown so that no file needs over 10,000 parts",
+      ),
     // A request body is parsed JSON, so any value here is a JSON value.
     content: z
       .unknown()

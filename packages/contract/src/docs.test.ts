@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
-import { derivedErrors, ERROR_STATUS, type ErrorCode, type RouteDef, routes } from "./index.js";
+import { derivedErrors, ERROR_STATUS, type RouteDef, routes } from "./index.js";
 
 /**
  * docs/api.md is the API reference in prose; this keeps it true to the contract. Its route tables have

@@ -20,6 +20,8 @@ export interface RunOptions {
   heartbeatIntervalMs?: number;
   /** Told about heartbeats that failed even after retries; the trainer goes on regardless. */
   onHeartbeatError?: (err: unknown) => void;
+  /** Bytes per part of a file uploaded in parts (uploadDirectoryAsync's `partSize` by default). */
+  partSize?: number;
 }
 
 export interface InlineAssetInput {
@@ -119,7 +121,14 @@ export class Run {
       variation: this.variation,
       run: this.index,
     };
-    const upload = new DirectoryUpload(this.transport, key, options, turn, release);
+    const partSize = options.partSize ?? this.options.partSize;
+    const upload = new DirectoryUpload(
+      this.transport,
+      key,
+      { ...options, ...(partSize !== undefined && { partSize }) },
+      turn,
+      release,
+    );
     this.uploads.add(upload);
     upload.done.then(
       () => this.uploads.delete(upload),

@@ -3,9 +3,10 @@ import { EventEmitter } from "node:events";
 import { createReadStream } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { type Asset, routes, type UploadPlan } from "@methodic/contract";
+import { type Asset, MAX_PARTS, routes, type UploadPlan } from "@methodic/contract";
 import { ChronicleError, errorFor, UnavailableError } from "./errors.js";
-import { assertUnchanged, eachLimited, type LocalFile, listFiles, sha256Files } from "./files.js";
+import { assertUnchanged, eachLimited, type LocalFile, listFiles } from "./files.js";
+import { hashFiles } from "./hashing.js";
 import { RetryNow, withRetries } from "./retry.js";
 import type { Transport } from "./transport.js";
 
@@ -15,6 +16,8 @@ export interface UploadDirectoryOptions {
   asset_config?: Record<string, unknown>;
   /** Pieces in flight at once; 8 unless given. */
   concurrency?: number;
+  /** Bytes per part of a file sent in parts; 64 MiB unless given, grown so no file needs over 10,000. */
+  partSize?: number;
   /** Where a crashed upload is found again (see `@methodic/sdk/upload-tracker`). */
   uploadTracker?: UploadTrackerLike;
 }
@@ -40,7 +43,8 @@ export interface TrackedUpload extends TrackedKey {
   /** What the asset was created with, so that `resumePending` can start it again. */
   asset: { asset_type: string; name?: string; asset_config?: Record<string, unknown> };
   idempotencyKey: string;
-  files: { path: string; size: number; mtimeMs: number; sha256: string }[];
+  /** Each file as it was hashed: a file in parts also with its part size and parts' SHA-256. */
+  files: { path: string; size: number; mtimeMs: number; sha256: string; partSize?: number; partSha256?: string[] }[];
   done: boolean;
   pieces: { path: string; partNumber: number; etag: string }[];
 }
@@ -93,22 +97,12 @@ export class DirectoryUpload extends EventEmitter {
       const files = await listFiles(this.key.directory);
       const tracker = this.options.uploadTracker;
       const tracked = tracker?.find(this.key);
-      const known = new Map((tracked?.files ?? []).map((f) => [f.path, f]));
-      // A file unchanged since it was tracked keeps its hash: no re-read on resume.
-      const unchanged = (file: LocalFile) => {
-        const previous = known.get(file.path);
-        return previous && previous.size === file.size && previous.mtimeMs === file.mtimeMs
-          ? previous.sha256
-          : undefined;
-      };
-      const toHash = files.filter((file) => unchanged(file) === undefined);
-      const fresh = new Map((await sha256Files(toHash)).map((hash, i) => [toHash[i]!.path, hash]));
-      const hashes = files.map((file) => unchanged(file) ?? fresh.get(file.path));
-      const manifest = files.map((file, i) => ({ path: file.path, size: file.size, sha256: hashes[i] as string }));
+      const partSize = partSizeFor(files, this.options.partSize ?? DEFAULT_PART_SIZE);
+      const manifest = await manifestOf(files, partSize, tracked);
       const sameAsTracked =
         tracked !== undefined &&
         tracked.files.length === manifest.length &&
-        manifest.every((m) => known.get(m.path)?.sha256 === m.sha256);
+        manifest.every((m, i) => tracked.files.find((f) => f.path === files[i]!.path)?.sha256 === m.sha256);
 
       await turn;
       let asset: Asset;
@@ -129,6 +123,7 @@ export class DirectoryUpload extends EventEmitter {
             asset_type: this.options.asset_type,
             ...(this.options.name !== undefined && { name: this.options.name }),
             ...(this.options.asset_config !== undefined && { asset_config: this.options.asset_config }),
+            part_size: partSize,
             components: manifest,
           },
           headers: { "idempotency-key": idempotencyKey },
@@ -144,7 +139,11 @@ export class DirectoryUpload extends EventEmitter {
             ...(this.options.asset_config !== undefined && { asset_config: this.options.asset_config }),
           },
           idempotencyKey,
-          files: manifest.map((m, i) => ({ ...m, mtimeMs: files[i]!.mtimeMs })),
+          files: manifest.map(({ part_sha256, ...m }, i) => ({
+            ...m,
+            mtimeMs: files[i]!.mtimeMs,
+            ...(part_sha256 && { partSize, partSha256: part_sha256 }),
+          })),
           done: false,
           pieces: [],
         });
@@ -238,6 +237,37 @@ export class DirectoryUpload extends EventEmitter {
       throw err;
     });
   }
+}
+
+const MiB = 1024 * 1024;
+const DEFAULT_PART_SIZE = 64 * MiB;
+
+/** The part size for these files: the one asked for, grown to whole MiB so that none needs over 10,000. */
+function partSizeFor(files: LocalFile[], wanted: number): number {
+  const largest = Math.max(0, ...files.map((f) => f.size));
+  return Math.max(wanted, Math.ceil(largest / MAX_PARTS / MiB) * MiB);
+}
+
+/**
+ * The manifest of the directory: every file's size and SHA-256, and for a file larger than the part
+ * size its parts' SHA-256 too. A file unchanged since the tracker saw it keeps its hashes: no re-read
+ * on resume.
+ */
+async function manifestOf(files: LocalFile[], partSize: number, tracked: TrackedUpload | undefined) {
+  const known = new Map((tracked?.files ?? []).map((f) => [f.path, f]));
+  const kept = files.map((file) => {
+    const previous = known.get(file.path);
+    const same = previous && previous.size === file.size && previous.mtimeMs === file.mtimeMs;
+    const partsKept = file.size <= partSize || (previous?.partSize === partSize && previous.partSha256);
+    return same && partsKept ? { sha256: previous.sha256, partSha256: previous.partSha256 } : undefined;
+  });
+  const toHash = files.filter((_, i) => kept[i] === undefined);
+  const fresh = await hashFiles(toHash, partSize);
+  const hashed = new Map(toHash.map((file, i) => [file.path, fresh[i]!]));
+  return files.map((file, i) => {
+    const { sha256, partSha256 } = kept[i] ?? hashed.get(file.path)!;
+    return { path: file.path, size: file.size, sha256, ...(partSha256 && { part_sha256: partSha256 }) };
+  });
 }
 
 interface StorageAnswer {

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ADMIN_TOKEN, startServer } from "@methodic/server/testing";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { listFiles, sha256File } from "../src/files.js";
+import { listFiles } from "../src/files.js";
+import { hashFile } from "../src/hashing.js";
 import { Chronicle } from "../src/index.js";
 import { UploadTracker } from "../src/upload-tracker.js";
 import { spawnTrainer } from "./trainer.js";
@@ -16,12 +17,12 @@ const CONCURRENCY = 2;
 let server: Awaited<ReturnType<typeof startServer>>;
 
 beforeAll(async () => {
-  server = await startServer({ env: { METHODIC_PART_SIZE: String(PART) } });
+  server = await startServer();
 });
 afterAll(() => server.close());
 
 test("a trainer killed mid-upload is resumed by the next process: same asset, at most the pieces in flight sent again", async () => {
-  const chronicle = new Chronicle({ baseUrl: server.url, token: ADMIN_TOKEN });
+  const chronicle = new Chronicle({ baseUrl: server.url, token: ADMIN_TOKEN, partSize: PART });
   await chronicle.createExperiment({ id: "resume" });
   await chronicle.run("resume", "v", 0).start();
   const dir = await mkdtemp(join(tmpdir(), "methodic-resume-"));
@@ -33,18 +34,18 @@ test("a trainer killed mid-upload is resumed by the next process: same asset, at
   const script = `
     import { Chronicle } from "@methodic/sdk";
     import { UploadTracker } from "@methodic/sdk/upload-tracker";
-    const run = new Chronicle().run("resume", "v", 0);
+    const run = new Chronicle({ partSize: ${PART} }).run("resume", "v", 0);
     const upload = run.uploadDirectoryAsync(${JSON.stringify(dir)}, {
       asset_type: "checkpoint",
       uploadTracker: new UploadTracker({ dbPath: ${JSON.stringify(dbPath)} }),
       concurrency: ${CONCURRENCY},
     });
-    upload.on("progress", (p) => { if (p.bytesSent >= ${15 * MiB}) console.log("halfway"); });
+    // Killed the moment it has sent 15 MiB, in the middle of its pieces in flight.
+    upload.on("progress", (p) => { if (p.bytesSent >= ${15 * MiB}) process.kill(process.pid, "SIGKILL"); });
     await upload.done;
     console.log("finished");`;
   const trainer = spawnTrainer(script, server);
-  await trainer.waitFor(/halfway/);
-  await trainer.stop("SIGKILL");
+  expect(await trainer.exit, trainer.output()).toEqual({ code: null, signal: "SIGKILL" });
   expect(trainer.stdout(), "the upload finished before it could be killed").not.toContain("finished");
 
   const tracker = new UploadTracker({ dbPath });
@@ -88,7 +89,7 @@ test("resumePending picks up every unfinished upload of a tracker", async () => 
   const dir = await mkdtemp(join(tmpdir(), "methodic-resume-all-"));
   await writeFile(join(dir, "w.bin"), randomBytes(MiB));
   const [file] = await listFiles(dir);
-  const sha256 = await sha256File(file!.absolute);
+  const { sha256 } = await hashFile(file!.absolute, file!.size, MiB);
   // A process that created its asset and crashed before sending anything leaves this behind.
   const created = await fetch(`${server.url}/v1/experiments/resume-all/variations/v/runs/0/assets`, {
     method: "POST",
@@ -117,5 +118,69 @@ test("resumePending picks up every unfinished upload of a tracker", async () => 
   expect(ready).toMatchObject({ id: asset.id, state: "ready" });
   expect(tracker.pending()).toEqual([]);
   expect(tracker.resumePending(chronicle)).toEqual([]);
+  tracker.close();
+});
+
+test("a trainer SIGKILLed after a part's PUT, before it reported it, is resumed without that part sent again", async () => {
+  const chronicle = new Chronicle({ baseUrl: server.url, token: ADMIN_TOKEN, partSize: PART });
+  await chronicle.createExperiment({ id: "resume-unreported" });
+  await chronicle.run("resume-unreported", "v", 0).start();
+  const dir = await mkdtemp(join(tmpdir(), "methodic-resume-unreported-"));
+  const size = 3 * PART + 7;
+  await writeFile(join(dir, "model.bin"), randomBytes(size));
+  const [file] = await listFiles(dir);
+  const hashes = await hashFile(file!.absolute, file!.size, PART);
+  const created = await fetch(`${server.url}/v1/experiments/resume-unreported/variations/v/runs/0/assets`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({
+      asset_type: "checkpoint",
+      part_size: PART,
+      components: [{ path: "model.bin", size, sha256: hashes.sha256, part_sha256: hashes.partSha256 }],
+    }),
+  });
+  const { asset, upload } = (await created.json()) as {
+    asset: { id: string };
+    upload: { components: { parts: { url: string; headers?: Record<string, string> }[] }[] };
+  };
+  const tracker = new UploadTracker({ dbPath: join(dir, "..", `${dir.split("/").pop()}.sqlite`) });
+  tracker.save({
+    baseUrl: chronicle.baseUrl,
+    directory: dir,
+    experimentId: "resume-unreported",
+    variation: "v",
+    run: 0,
+    assetId: asset.id,
+    asset: { asset_type: "checkpoint" },
+    idempotencyKey: "crashed",
+    files: [{ path: "model.bin", size, mtimeMs: file!.mtimeMs, sha256: hashes.sha256 }],
+    done: false,
+    pieces: [],
+  });
+
+  // A trainer that PUTs the second part and is killed the moment storage has answered: before it
+  // could report the part, or write it in its tracker.
+  const part = upload.components[0]!.parts[1]!;
+  const trainer = spawnTrainer(
+    `import { open } from "node:fs/promises";
+     const file = await open(${JSON.stringify(file!.absolute)});
+     const bytes = Buffer.alloc(${PART});
+     await file.read(bytes, 0, ${PART}, ${PART});
+     const res = await fetch(${JSON.stringify(part.url)}, {
+       method: "PUT", body: bytes, headers: ${JSON.stringify(part.headers ?? {})},
+     });
+     if (res.ok) process.kill(process.pid, "SIGKILL");
+     console.log("storage answered", res.status, await res.text());`,
+    server,
+  );
+  expect(await trainer.exit, trainer.output()).toEqual({ code: null, signal: "SIGKILL" });
+
+  const before = server.received.blobBytes;
+  const resumed = await chronicle
+    .run("resume-unreported", "v", 0)
+    .uploadDirectoryAsync(dir, { asset_type: "checkpoint", uploadTracker: tracker }).done;
+  expect(resumed).toMatchObject({ id: asset.id, state: "ready" });
+  // Storage's own record (S3's ListParts, or what the local driver wrote as it received it) had the part.
+  expect(server.received.blobBytes - before).toBe(size - PART);
   tracker.close();
 });

@@ -11,8 +11,8 @@ let server: Awaited<ReturnType<typeof startServer>>;
 let chronicle: Chronicle;
 
 beforeAll(async () => {
-  server = await startServer({ env: { METHODIC_PART_SIZE: String(5 * MiB) } });
-  chronicle = new Chronicle({ baseUrl: server.url, token: ADMIN_TOKEN });
+  server = await startServer();
+  chronicle = new Chronicle({ baseUrl: server.url, token: ADMIN_TOKEN, partSize: 5 * MiB });
 });
 afterAll(() => server.close());
 

@@ -10,6 +10,8 @@ export interface StoredComponent {
   sha256: string;
   /** A multipart upload's id in storage (S3), for components larger than the part size. */
   uploadId?: string;
+  /** The SHA-256 (hex) of each part, for components larger than the part size, when the client gave them. */
+  partSha256?: string[];
 }
 
 /** A byte range of a component that is sent with one PUT: the whole file, or one multipart part. */

@@ -5,7 +5,6 @@ import {
   type CreatedAsset,
   type Download,
   INLINE_CONTENT_MAX_BYTES,
-  MAX_PARTS,
   type ReportPartsBody,
   type UploadPlan,
 } from "@methodic/contract";
@@ -26,6 +25,7 @@ import {
 } from "../lib/pieces.js";
 import type { BlobGrant, LocalBlobStore } from "../storage/local.js";
 import type { BlobStore } from "../storage/types.js";
+import { manifestOf } from "./manifest.js";
 import { missingRun, type RunRef } from "./runs.service.js";
 
 /** What the asset routes work with. */
@@ -63,13 +63,6 @@ const stored = (row: q.AssetRow): StoredAsset => ({
 export const assetNotFound = (id: string) => new ApiError("asset_not_found", `Asset ${id} does not exist.`);
 const assetAborted = (id: string) =>
   new ApiError("asset_aborted", `Asset ${id} was aborted; create a new asset to upload again.`);
-
-/** The part size of an asset: the configured one, grown so that no file needs over 10,000 parts. */
-function partSizeFor(components: { size: number }[], configured: number): number {
-  const largest = Math.max(0, ...components.map((c) => c.size));
-  const MiB = 1024 * 1024;
-  return Math.max(configured, Math.ceil(largest / MAX_PARTS / MiB) * MiB);
-}
 
 function expiry(ctx: AssetContext): Date {
   return new Date(Date.now() + ctx.config.uploadUrlTtlS * 1000);
@@ -177,20 +170,31 @@ export async function createAsset(
       return { asset: toAsset(row), upload: null };
     }
 
-    const manifest = body.components ?? [];
-    const partSize = partSizeFor(manifest, ctx.config.partSize);
-    const components = await ctx.storage.prepare(id, manifest, partSize);
-    const row = await q.insertAsset(tx, {
-      id,
-      ...ref3(ref),
-      assetType: body.asset_type,
-      name: body.name ?? null,
-      inline: false,
-      assetConfig: body.asset_config ?? {},
-      components,
-      size: components.reduce((sum, c) => sum + c.size, 0),
-      partSize,
-    });
+    const manifest = manifestOf(
+      { part_size: body.part_size, components: body.components ?? [] },
+      ctx.config.partSize,
+      ctx.storage.requiresPartChecksums,
+    );
+    const components = await ctx.storage.prepare(id, manifest.components, manifest.partSize);
+    const prepared = { id, partSize: manifest.partSize, components };
+    let row: q.AssetRow;
+    try {
+      row = await q.insertAsset(tx, {
+        id,
+        ...ref3(ref),
+        assetType: body.asset_type,
+        name: body.name ?? null,
+        inline: false,
+        assetConfig: body.asset_config ?? {},
+        components,
+        size: components.reduce((sum, c) => sum + c.size, 0),
+        partSize: manifest.partSize,
+      });
+    } catch (err) {
+      // Without its row nothing would ever abort what storage started.
+      await ctx.storage.remove(prepared).catch(() => {});
+      throw err;
+    }
     return { asset: toAsset(row), upload: await planFor(ctx, stored(row), []) };
   });
 }

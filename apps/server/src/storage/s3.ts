@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -6,6 +7,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListPartsCommand,
   PutObjectCommand,
   S3Client,
@@ -45,15 +47,29 @@ async function eachLimited<T, R>(items: T[], work: (item: T) => Promise<R>): Pro
 const statusOf = (err: unknown) => (err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined);
 const isNotFound = (err: unknown) =>
   statusOf(err) === 404 || (err instanceof S3ServiceException && ["NotFound", "NoSuchKey"].includes(err.name));
+const named = (err: unknown, ...names: string[]) => err instanceof S3ServiceException && names.includes(err.name);
+
+/** S3 writes SHA-256 checksums in base64; the API, in hex. */
+const base64Of = (hex: string) => Buffer.from(hex, "hex").toString("base64");
+const EMPTY_SHA256 = createHash("sha256").digest("hex");
+
+/** What S3 reports for a multipart object: the SHA-256 of its parts' digests, and their count. */
+function compositeOf(partSha256: string[]): string {
+  const digests = Buffer.concat(partSha256.map((hex) => Buffer.from(hex, "hex")));
+  return `${createHash("sha256").update(digests).digest("base64")}-${partSha256.length}`;
+}
 
 /**
  * Presigned URLs straight to S3 (AWS, MinIO, any S3-compatible store): the bytes never pass through
- * the API server. Components up to the part size are one PUT bound to their length and SHA-256;
- * larger ones are multipart uploads, started at create and completed at finalize from the recorded
- * ETags. Object keys are `assets/<asset id>/<component index>`: unique per asset, whatever the paths.
+ * the API server. Every URL binds the exact length and the SHA-256 of the bytes it takes: a component
+ * up to the part size is one PUT bound to the file's SHA-256; a larger one is a multipart upload with
+ * the SHA-256 checksum algorithm, each part's URL bound to that part's SHA-256. So storage itself
+ * refuses wrong bytes, and at finalize the stored object's checksum is compared with the manifest.
+ * Object keys are `assets/<asset id>/<component index>`: unique per asset, whatever the paths.
  */
 export class S3BlobStore implements BlobStore {
   readonly kind = "s3";
+  readonly requiresPartChecksums = true;
   private readonly client: S3Client;
   /** Signs for the host clients use (S3_PUBLIC_ENDPOINT), which may differ from the one we reach. */
   private readonly signer: S3Client;
@@ -65,8 +81,8 @@ export class S3BlobStore implements BlobStore {
     const common = {
       region: config.region,
       forcePathStyle: config.forcePathStyle,
-      // Checksums only where an operation needs one: presigned PUTs must not carry a checksum the
-      // client cannot compute, and some S3-compatible servers mangle streamed bodies otherwise.
+      // Checksums only where we ask for them: the SDK would otherwise add CRC32 checksums of its own
+      // to presigned requests, which the client cannot compute.
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
       maxAttempts: 3,
@@ -97,19 +113,32 @@ export class S3BlobStore implements BlobStore {
   }
 
   async prepare(assetId: string, components: StoredComponent[], partSize: number): Promise<StoredComponent[]> {
-    return eachLimited(
-      components.map((component, index) => ({ component, index })),
-      async ({ component, index }) => {
-        if (!isMultipart(component, partSize)) return component;
-        const started = await this.call("CreateMultipartUpload", () =>
-          this.client.send(
-            new CreateMultipartUploadCommand({ Bucket: this.config.bucket, Key: this.key(assetId, index) }),
-          ),
-        );
-        if (!started.UploadId) throw new StorageUnavailableError("Storage started a multipart upload without an id");
-        return { ...component, uploadId: started.UploadId };
-      },
-    );
+    const started: StoredComponent[] = [...components];
+    try {
+      await eachLimited(
+        components.map((component, index) => ({ component, index })),
+        async ({ component, index }) => {
+          if (!isMultipart(component, partSize)) return;
+          const upload = await this.call("CreateMultipartUpload", () =>
+            this.client.send(
+              new CreateMultipartUploadCommand({
+                Bucket: this.config.bucket,
+                Key: this.key(assetId, index),
+                ChecksumAlgorithm: "SHA256",
+                ChecksumType: "COMPOSITE",
+              }),
+            ),
+          );
+          if (!upload.UploadId) throw new StorageUnavailableError("Storage started a multipart upload without an id");
+          started[index] = { ...component, uploadId: upload.UploadId };
+        },
+      );
+    } catch (err) {
+      // The uploads started before the failure would be known to nobody.
+      await this.remove({ id: assetId, partSize, components: started }).catch(() => {});
+      throw err;
+    }
+    return started;
   }
 
   private presign(command: PutObjectCommand | UploadPartCommand | GetObjectCommand, expiresAt: Date, signed: string[]) {
@@ -126,29 +155,20 @@ export class S3BlobStore implements BlobStore {
   async signPut(asset: StoredAsset, index: number, piece: Piece, expiresAt: Date): Promise<SignedRequest> {
     const component = asset.components[index];
     if (!component) throw new Error(`no component ${index}`);
-    const Bucket = this.config.bucket;
-    const Key = this.key(asset.id, index);
-    if (!isMultipart(component, asset.partSize)) {
-      const checksum = Buffer.from(component.sha256, "hex").toString("base64");
-      const url = await this.presign(
-        new PutObjectCommand({ Bucket, Key, ContentLength: piece.size, ChecksumSHA256: checksum }),
-        expiresAt,
-        ["content-length", "x-amz-checksum-sha256"],
-      );
-      return { url, headers: { "content-length": String(piece.size), "x-amz-checksum-sha256": checksum } };
-    }
-    const url = await this.presign(
-      new UploadPartCommand({
-        Bucket,
-        Key,
-        UploadId: component.uploadId,
-        PartNumber: piece.partNumber,
-        ContentLength: piece.size,
-      }),
-      expiresAt,
-      ["content-length"],
-    );
-    return { url, headers: { "content-length": String(piece.size) } };
+    const multipart = isMultipart(component, asset.partSize);
+    const sha256 = multipart ? component.partSha256?.[piece.partNumber - 1] : component.sha256;
+    if (!sha256) throw new Error(`component ${index} has no SHA-256 for part ${piece.partNumber}`);
+    const headers = { "content-length": String(piece.size), "x-amz-checksum-sha256": base64Of(sha256) };
+    const target = { Bucket: this.config.bucket, Key: this.key(asset.id, index), ContentLength: piece.size };
+    const command = multipart
+      ? new UploadPartCommand({
+          ...target,
+          UploadId: component.uploadId,
+          PartNumber: piece.partNumber,
+          ChecksumSHA256: headers["x-amz-checksum-sha256"],
+        })
+      : new PutObjectCommand({ ...target, ChecksumSHA256: headers["x-amz-checksum-sha256"] });
+    return { url: await this.presign(command, expiresAt, Object.keys(headers)), headers };
   }
 
   signGet(asset: StoredAsset, index: number, expiresAt: Date): Promise<string> {
@@ -160,56 +180,73 @@ export class S3BlobStore implements BlobStore {
   }
 
   acceptsReport(): boolean {
+    // A wrong ETag fails at finalize, where CompleteMultipartUpload names the parts it cannot match.
     return true;
   }
 
-  private async size(assetId: string, index: number): Promise<number | undefined> {
+  /** An object's size and the SHA-256 checksum storage keeps for it; undefined when there is none. */
+  private async head(assetId: string, index: number): Promise<{ size: number; checksum: string } | undefined> {
     try {
       const head = await this.call("HeadObject", () =>
-        this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.key(assetId, index) })),
+        this.client.send(
+          new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.key(assetId, index), ChecksumMode: "ENABLED" }),
+        ),
       );
-      return head.ContentLength;
+      return { size: head.ContentLength ?? -1, checksum: head.ChecksumSHA256 ?? "" };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
     }
   }
 
+  /** What the component's object must report once complete: its size, and its (composite) checksum. */
+  private expected(component: StoredComponent, partSize: number): { size: number; checksum: string } {
+    const checksum =
+      isMultipart(component, partSize) && component.partSha256
+        ? compositeOf(component.partSha256)
+        : base64Of(component.size === 0 ? EMPTY_SHA256 : component.sha256);
+    return { size: component.size, checksum };
+  }
+
+  /** Pieces storage holds that the records lack (a client that crashed before it reported them). */
   async discover(asset: StoredAsset, recorded: RecordedPiece[]): Promise<RecordedPiece[]> {
     const found = await eachLimited(unrecorded(asset, recorded), async ({ index, component, pieces }) => {
       if (!isMultipart(component, asset.partSize)) {
-        const size = await this.size(asset.id, index);
-        return size === component.size ? [{ path: component.path, partNumber: 1, etag: "", size }] : [];
+        const head = await this.head(asset.id, index);
+        const expected = this.expected(component, asset.partSize);
+        const whole = head?.size === expected.size && head.checksum === expected.checksum;
+        return whole ? [{ path: component.path, partNumber: 1, etag: "", size: component.size }] : [];
       }
-      const listed = await this.listParts(asset, index).catch((err) => {
-        // Not every S3-compatible store lists parts; without it, only reports count.
-        this.log.warn({ err }, "storage cannot list the parts of a multipart upload");
-        return [];
-      });
       const wanted = new Map(pieces.map((p) => [p.partNumber, p]));
-      return listed.flatMap((part) => {
+      // Storage checked each listed part against the checksum its URL bound; listed with the right
+      // one, it is the right bytes.
+      return (await this.listParts(asset, index)).flatMap((part) => {
         const piece = wanted.get(part.partNumber);
-        return piece && piece.size === part.size ? [{ path: component.path, ...part }] : [];
+        const sha256 = component.partSha256?.[part.partNumber - 1];
+        const right = piece && piece.size === part.size && sha256 !== undefined && part.checksum === base64Of(sha256);
+        return right ? [{ path: component.path, partNumber: part.partNumber, etag: part.etag, size: part.size }] : [];
       });
     });
     return found.flat();
   }
 
   private async listParts(asset: StoredAsset, index: number) {
-    const parts: { partNumber: number; etag: string; size: number }[] = [];
+    const parts: { partNumber: number; etag: string; size: number; checksum: string | undefined }[] = [];
     let marker: string | undefined;
     do {
-      const page = await this.client.send(
-        new ListPartsCommand({
-          Bucket: this.config.bucket,
-          Key: this.key(asset.id, index),
-          UploadId: asset.components[index]?.uploadId,
-          PartNumberMarker: marker,
-        }),
+      const page = await this.call("ListParts", () =>
+        this.client.send(
+          new ListPartsCommand({
+            Bucket: this.config.bucket,
+            Key: this.key(asset.id, index),
+            UploadId: asset.components[index]?.uploadId,
+            PartNumberMarker: marker,
+          }),
+        ),
       );
       for (const part of page.Parts ?? []) {
         if (part.PartNumber && part.ETag && part.Size !== undefined) {
-          parts.push({ partNumber: part.PartNumber, etag: part.ETag, size: part.Size });
+          parts.push({ partNumber: part.PartNumber, etag: part.ETag, size: part.Size, checksum: part.ChecksumSHA256 });
         }
       }
       marker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
@@ -218,38 +255,39 @@ export class S3BlobStore implements BlobStore {
   }
 
   async complete(asset: StoredAsset, recorded: RecordedPiece[]): Promise<MissingPiece[]> {
-    // Single PUTs need no report: storage itself says whether they arrived (bound to their SHA-256).
+    // Single PUTs need no report: storage itself says whether they arrived.
     const multipartMissing = missingOf(asset, recorded).filter((m) => m.partNumbers);
     const singles = asset.components
       .map((component, index) => ({ component, index }))
       .filter(({ component }) => component.size > 0 && !isMultipart(component, asset.partSize));
-    const singleSizes = await eachLimited(singles, ({ index }) => this.size(asset.id, index));
+    const singlesRight = await eachLimited(singles, ({ index }) => this.verify(asset, index));
     const missing: MissingPiece[] = [
-      ...singles
-        .filter(({ component }, i) => singleSizes[i] !== component.size)
-        .map(({ component }) => ({
-          path: component.path,
-        })),
+      ...singles.filter((_, i) => !singlesRight[i]).map(({ component }) => ({ path: component.path })),
       ...multipartMissing,
     ];
     if (missing.length > 0) return missing;
 
     const Bucket = this.config.bucket;
-    const incomplete = await eachLimited(
-      asset.components.map((component, index) => ({ component, index })),
-      async ({ component, index }): Promise<MissingPiece | undefined> => {
-        const Key = this.key(asset.id, index);
-        if (component.size === 0) {
-          await this.call("PutObject", () =>
-            this.client.send(new PutObjectCommand({ Bucket, Key, Body: "", ContentLength: 0 })),
-          );
-          return undefined;
-        }
-        if (!isMultipart(component, asset.partSize)) return undefined;
+    const rest = asset.components
+      .map((component, index) => ({ component, index }))
+      .filter(({ component }) => component.size === 0 || isMultipart(component, asset.partSize));
+    const incomplete = await eachLimited(rest, async ({ component, index }): Promise<MissingPiece | undefined> => {
+      const Key = this.key(asset.id, index);
+      if (component.size === 0) {
+        await this.call("PutObject", () =>
+          this.client.send(
+            new PutObjectCommand({ Bucket, Key, Body: "", ContentLength: 0, ChecksumSHA256: base64Of(EMPTY_SHA256) }),
+          ),
+        );
+      } else if (isMultipart(component, asset.partSize)) {
         const parts = recorded
           .filter((piece) => piece.path === component.path)
           .sort((a, b) => a.partNumber - b.partNumber)
-          .map((piece) => ({ PartNumber: piece.partNumber, ETag: piece.etag }));
+          .map((piece) => ({
+            PartNumber: piece.partNumber,
+            ETag: piece.etag,
+            ChecksumSHA256: base64Of(component.partSha256?.[piece.partNumber - 1] ?? ""),
+          }));
         try {
           await this.call("CompleteMultipartUpload", () =>
             this.client.send(
@@ -262,40 +300,57 @@ export class S3BlobStore implements BlobStore {
             ),
           );
         } catch (err) {
-          // Completed by an earlier finalize that failed before it was recorded: the size says.
-          if (!(err instanceof S3ServiceException && err.name === "NoSuchUpload")) {
-            if (err instanceof S3ServiceException && ["InvalidPart", "InvalidPartOrder"].includes(err.name)) {
-              return { path: component.path, partNumbers: parts.map((p) => p.PartNumber) };
-            }
-            throw err;
+          // A report storage cannot match (a wrong ETag) means those parts must be sent again.
+          if (named(err, "InvalidPart", "InvalidPartOrder")) {
+            return { path: component.path, partNumbers: parts.map((p) => p.PartNumber) };
           }
+          // Completed by an earlier finalize that failed before it was recorded: the checksum says.
+          if (!named(err, "NoSuchUpload")) throw err;
         }
-        return (await this.size(asset.id, index)) === component.size ? undefined : { path: component.path };
-      },
-    );
+      }
+      return (await this.verify(asset, index)) ? undefined : { path: component.path };
+    });
     return incomplete.filter((m): m is MissingPiece => m !== undefined);
+  }
+
+  /** Whether the stored object is what the manifest says, by its size and storage's own checksum. */
+  private async verify(asset: StoredAsset, index: number): Promise<boolean> {
+    const component = asset.components[index]!;
+    const [head, expected] = [await this.head(asset.id, index), this.expected(component, asset.partSize)];
+    if (head?.size === expected.size && head.checksum === expected.checksum) return true;
+    if (head && head.size === expected.size) {
+      this.log.warn(
+        { asset: asset.id, component: component.path, stored: head, expected },
+        "storage holds an object that is not what the manifest says",
+      );
+    }
+    return false;
   }
 
   async remove(asset: StoredAsset): Promise<void> {
     const Bucket = this.config.bucket;
     const failures: unknown[] = [];
-    // Each step on its own: a store that lacks one operation still gets the others.
-    await eachLimited(
-      asset.components.flatMap((c, index) => (c.uploadId ? [{ c, index }] : [])),
-      async ({ c, index }) => {
-        try {
-          await this.client.send(
-            new AbortMultipartUploadCommand({ Bucket, Key: this.key(asset.id, index), UploadId: c.uploadId }),
-          );
-        } catch (err) {
-          if (!(err instanceof S3ServiceException && err.name === "NoSuchUpload")) failures.push(err);
+    const keys = asset.components.map((_, index) => this.key(asset.id, index));
+    // Every multipart upload of the asset's keys, the recorded ones and any a crash left unrecorded.
+    await eachLimited(keys, async (Key) => {
+      try {
+        const listed = await this.client.send(new ListMultipartUploadsCommand({ Bucket, Prefix: Key }));
+        const ids = new Set((listed.Uploads ?? []).filter((u) => u.Key === Key).map((u) => u.UploadId));
+        const recorded = asset.components[keys.indexOf(Key)]?.uploadId;
+        if (recorded) ids.add(recorded);
+        for (const UploadId of ids) {
+          await this.client
+            .send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }))
+            .catch((err) => (named(err, "NoSuchUpload") ? undefined : Promise.reject(err)));
         }
-      },
-    );
-    const keys = asset.components.map((_, index) => ({ Key: this.key(asset.id, index) }));
+      } catch (err) {
+        failures.push(err);
+      }
+    });
     for (let i = 0; i < keys.length; i += 1000) {
       try {
-        await this.client.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: keys.slice(i, i + 1000) } }));
+        const batch = keys.slice(i, i + 1000).map((Key) => ({ Key }));
+        await this.client.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: batch, Quiet: true } }));
       } catch (err) {
         failures.push(err);
       }

@@ -12,6 +12,9 @@ export interface SignedRequest {
 export interface BlobStore {
   readonly kind: "local" | "s3";
 
+  /** Whether a multipart component must come with the SHA-256 of each part (bound into its URLs). */
+  readonly requiresPartChecksums: boolean;
+
   /** Before an asset is stored: starts whatever uploads need (S3 multipart uploads). */
   prepare(assetId: string, components: StoredComponent[], partSize: number): Promise<StoredComponent[]>;
 

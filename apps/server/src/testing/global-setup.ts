@@ -7,12 +7,14 @@ import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { makePgliteSeed } from "../db/client.js";
 import { createTemplateDatabase } from "./databases.js";
+import { s3Availability, startMinio } from "./minio.js";
 
 /**
  * What a whole test run shares, made once before any test file runs and handed to every worker
  * through the environment (see databases.ts): a temp root, an uncompressed PGlite seed (loads in
- * half the time of the build's gzipped one), and, with TEST_DATABASE_URL, a migrated PostgreSQL
- * template that each test database copies.
+ * half the time of the build's gzipped one), with TEST_DATABASE_URL a migrated PostgreSQL template
+ * that each test database copies, and, unless TEST_S3_ENDPOINT names one, a MinIO server that each
+ * test server gets a bucket of.
  */
 export default async function setup(): Promise<() => Promise<void>> {
   const root = await mkdtemp(join(tmpdir(), "methodic-tests-"));
@@ -23,7 +25,16 @@ export default async function setup(): Promise<() => Promise<void>> {
   const template = process.env.TEST_DATABASE_URL ? await createTemplateDatabase() : undefined;
   if (template) process.env.TEST_DATABASE_TEMPLATE = template.name;
 
+  const minio = !process.env.TEST_S3_ENDPOINT && s3Availability().available ? await startMinio() : undefined;
+  if (minio) {
+    process.env.TEST_S3_ENDPOINT = minio.endpoint;
+    process.env.TEST_S3_REGION = minio.region;
+    process.env.TEST_S3_ACCESS_KEY_ID = minio.accessKeyId;
+    process.env.TEST_S3_SECRET_ACCESS_KEY = minio.secretAccessKey;
+  }
+
   return async () => {
+    await minio?.stop();
     await template?.dropAll();
     await rm(root, { recursive: true, force: true });
   };

@@ -1,56 +1,115 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import type { IncomingMessage, Server } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { createServer, request, type Server } from "node:http";
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { type S3Endpoint, s3UnderTest, startMinio } from "./minio.js";
 
 export type StorageDriver = "local" | "s3";
 
-/** The S3 endpoint a test server writes to, and the server's variables that point it there. */
-export interface TestS3 {
-  endpoint: string;
+/** A bucket of a test server's own on the run's S3 server, and the server's variables for it. */
+export interface TestS3 extends S3Endpoint {
   bucket: string;
+  /** Where presigned URLs point: a proxy in front of S3 that counts what clients send. */
+  publicEndpoint: string;
   env: Record<string, string>;
-  /** File bytes PUT to it (by Content-Length, whether or not the request completed). */
+  /** A client of the bucket's S3 server, for tests that look at storage directly. */
+  client: S3Client;
+  /** File bytes PUT through presigned URLs (by Content-Length, whether or not the request completed). */
   received: { blobBytes: number };
+  /** Every request that went through the proxy, in order. */
+  requests: { method: string; url: string }[];
   close(): Promise<void>;
 }
 
+let processMinio: Promise<S3Endpoint> | undefined;
+
 /**
- * An S3 protocol server with one bucket for one test server: s3rver in this process. It checks no
- * signature; the AWS SDK signs all the same, and wants credentials to sign with.
+ * The run's S3 server: TEST_S3_ENDPOINT, as a vitest run's global setup sets it; else (a benchmark, a
+ * script) a MinIO started for this process and stopped when it exits.
+ */
+function s3Server(): Promise<S3Endpoint> {
+  const configured = s3UnderTest();
+  if (configured) return Promise.resolve(configured);
+  processMinio ??= startMinio().then((minio) => {
+    process.once("exit", () => minio.process.child.kill("SIGKILL"));
+    return minio;
+  });
+  return processMinio;
+}
+
+export function s3ClientFor(target: S3Endpoint): S3Client {
+  return new S3Client({
+    endpoint: target.endpoint,
+    region: target.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: target.accessKeyId, secretAccessKey: target.secretAccessKey },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+}
+
+/**
+ * A fresh bucket on the run's S3 server (MinIO, which checks signatures and checksums like S3) for one
+ * test server. Presigned URLs go through a proxy that forwards every request as it is (its Host
+ * header included, which the signatures cover) and counts the bytes PUT, so that a test can tell how
+ * much a client sent; the server itself talks to S3 directly.
  */
 export async function startS3(): Promise<TestS3> {
-  const { default: S3rver } = await import("s3rver");
-  const directory = await mkdtemp(join(tmpdir(), "methodic-s3-"));
-  const bucket = "methodic-test";
-  const server = new S3rver({
-    address: "127.0.0.1",
-    port: 0,
-    silent: true,
-    directory,
-    configureBuckets: [{ name: bucket, configs: [] }],
-  });
-  const { port } = await server.run();
+  const target = await s3Server();
+  const client = s3ClientFor(target);
+  const bucket = `methodic-test-${randomBytes(6).toString("hex")}`;
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
   const received = { blobBytes: 0 };
-  // s3rver is a Koa app and keeps the node:http server it listens on here (its types do not say so).
-  (server as unknown as { httpServer: Server }).httpServer.on("request", (request: IncomingMessage) => {
-    if (request.method === "PUT") received.blobBytes += Number(request.headers["content-length"] ?? 0);
+  const requests: TestS3["requests"] = [];
+  const proxy = await countingProxy(new URL(target.endpoint), (method, url, length) => {
+    requests.push({ method, url });
+    if (method === "PUT") received.blobBytes += length;
   });
-  const endpoint = `http://127.0.0.1:${port}`;
+  const address = proxy.address();
+  if (typeof address !== "object" || address === null) throw new Error("the S3 proxy is not on TCP");
+  const publicEndpoint = `http://127.0.0.1:${address.port}`;
   return {
-    endpoint,
+    ...target,
     bucket,
+    publicEndpoint,
+    client,
     received,
+    requests,
     env: {
       S3_BUCKET: bucket,
-      S3_ENDPOINT: endpoint,
+      S3_ENDPOINT: target.endpoint,
+      S3_PUBLIC_ENDPOINT: publicEndpoint,
+      S3_REGION: target.region,
       S3_FORCE_PATH_STYLE: "true",
-      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? "S3RVER",
-      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? "S3RVER",
+      AWS_ACCESS_KEY_ID: target.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: target.secretAccessKey,
     },
     close: async () => {
-      await server.close();
-      await rm(directory, { recursive: true, force: true });
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+      client.destroy();
     },
   };
+}
+
+/** An HTTP proxy to `target` that tells `count` the method, URL and declared length of every request. */
+async function countingProxy(
+  target: URL,
+  count: (method: string, url: string, length: number) => void,
+): Promise<Server> {
+  const proxy = createServer((req, res) => {
+    count(req.method ?? "", req.url ?? "", Number(req.headers["content-length"] ?? 0));
+    const upstream = request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on("error", () => res.destroy());
+    req.on("error", () => upstream.destroy());
+    res.on("close", () => upstream.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  return proxy;
 }

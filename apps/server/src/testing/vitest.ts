@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import type { ViteUserConfig } from "vitest/config";
 import type { DatabaseDriver } from "./databases.js";
+import { s3Availability } from "./minio.js";
 import type { StorageDriver } from "./storage.js";
 
 export interface SuiteProject {
@@ -23,6 +24,22 @@ export interface SuiteOptions {
 /** PGlite always; PostgreSQL too when TEST_DATABASE_URL names a server. */
 export function databasesUnderTest(env: NodeJS.ProcessEnv = process.env): DatabaseDriver[] {
   return env.TEST_DATABASE_URL ? ["pglite", "postgres"] : ["pglite"];
+}
+
+let told = false;
+
+/**
+ * The local disk always; S3 too when there is an S3 server to run on (TEST_S3_ENDPOINT, or a MinIO
+ * built by .ci/minio). Without one, the S3 suites are left out, and one line says so and how to get
+ * them: they are never counted as passed.
+ */
+export function storagesUnderTest(env: NodeJS.ProcessEnv = process.env): StorageDriver[] {
+  const s3 = s3Availability(env);
+  if (!s3.available && !told) {
+    told = true;
+    process.stderr.write(`${s3.why}\n`);
+  }
+  return s3.available ? ["local", "s3"] : ["local"];
 }
 
 const globalSetup = fileURLToPath(new URL("./global-setup.js", import.meta.url));

@@ -61,14 +61,42 @@ export interface File {
 export const manifest = (files: File[]) =>
   files.map(({ path, bytes }) => ({ path, size: bytes.length, sha256: sha256(bytes) }));
 
+/** The SHA-256 of each part of a file larger than the part size. */
+export function partHashes(bytes: Buffer, partSize: number): string[] {
+  const hashes: string[] = [];
+  for (let offset = 0; offset < bytes.length; offset += partSize) {
+    hashes.push(sha256(bytes.subarray(offset, offset + partSize)));
+  }
+  return hashes;
+}
+
+/**
+ * A create body of these files, as a careful client writes it: with a file larger than PART_SIZE
+ * among them, `part_size` and each large file's part hashes (which S3 storage requires).
+ */
+export function filesBody(files: File[], extra: { part_size?: number } & Record<string, unknown> = {}) {
+  const partSize = extra.part_size ?? PART_SIZE;
+  const multipart = files.some((file) => file.bytes.length > partSize);
+  const entries = manifest(files);
+  return {
+    asset_type: "checkpoint",
+    ...(multipart && { part_size: partSize }),
+    components: files.map((file, i) => ({
+      ...entries[i]!,
+      ...(file.bytes.length > partSize && { part_sha256: partHashes(file.bytes, partSize) }),
+    })),
+    ...extra,
+  };
+}
+
 /** A component asset of these files, expected to be created: `{asset, upload}`. */
 export async function createFiles(
   api: Api,
   ref: RunRef,
   files: File[],
-  extra: object = {},
+  extra: Record<string, unknown> = {},
 ): Promise<{ asset: any; upload: Plan }> {
-  const res = await createAsset(api, ref, { asset_type: "checkpoint", components: manifest(files), ...extra });
+  const res = await createAsset(api, ref, filesBody(files, extra));
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body;
 }
@@ -237,7 +265,7 @@ export async function downloadAll(api: Api, id: string): Promise<Map<string, Buf
 }
 
 /** Creates, uploads and finalizes a component asset; answers the ready asset. */
-export async function readyAsset(api: Api, ref: RunRef, files: File[], extra: object = {}) {
+export async function readyAsset(api: Api, ref: RunRef, files: File[], extra: Record<string, unknown> = {}) {
   const created = await createFiles(api, ref, files, extra);
   await upload(api, created.upload, files);
   return finalize(api, created.asset.id);

@@ -2,10 +2,19 @@ import { mkdir, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { NotFoundError } from "@methodic/sdk";
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { chronicleFor, parseJsonObject, parsePositive, parseRunRef, type RunRef } from "../context.js";
 import { Failure, UsageError } from "../errors.js";
 import { bytes, type Progress, printJson, printRecord, progress } from "../output.js";
+
+const MiB = 1024 * 1024;
+
+/** Parts of 5 MiB (S3's least) to 5 GiB (its most). */
+function parsePartSize(value: string): number {
+  const mib = parsePositive(value);
+  if (mib < 5 || mib > 5 * 1024) throw new InvalidArgumentError("expected MiB from 5 to 5120.");
+  return mib;
+}
 
 /** `$XDG_STATE_HOME/methodic/uploads.sqlite`: where interrupted uploads are found again. */
 function defaultTrackerPath(): string {
@@ -34,6 +43,11 @@ export function registerTransfer(program: Command): void {
     .option("--name <name>", "a name, as step-4000")
     .option("--config <json>", "structured metadata (asset_config), a JSON object", parseJsonObject)
     .addOption(new Option("--concurrency <n>", "pieces in flight at once").argParser(parsePositive).default(8))
+    .addOption(
+      new Option("--part-size <MiB>", "the size of each part of a file sent in parts (5 or more)")
+        .argParser(parsePartSize)
+        .default(64),
+    )
     .option("--tracker <file>", "the upload tracker's SQLite file", defaultTrackerPath())
     .option("--json", "print the ready asset as JSON")
     .action(async (dir: string, options, command: Command) => {
@@ -77,6 +91,7 @@ export function registerTransfer(program: Command): void {
         ...(options.name !== undefined && { name: options.name }),
         ...(options.config !== undefined && { asset_config: options.config }),
         concurrency: options.concurrency,
+        partSize: options.partSize * MiB,
         uploadTracker: tracker,
       });
       let bar: Progress | undefined;
