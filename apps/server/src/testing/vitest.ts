@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import type { ViteUserConfig } from "vitest/config";
+import { CountsReporter } from "./counts-reporter.js";
 import type { DatabaseDriver } from "./databases.js";
 import { s3Availability } from "./minio.js";
 import type { StorageDriver } from "./storage.js";
@@ -46,13 +47,13 @@ const globalSetup = fileURLToPath(new URL("./global-setup.js", import.meta.url))
 
 /**
  * The vitest configuration of a package's suite, the same in every package: one project per pair of
- * drivers (TEST_DRIVER, TEST_STORAGE for the harness), the run's shared setup, and in CI a JSON
- * report from which .ci/run prints its one closing line.
+ * drivers (TEST_DRIVER, TEST_STORAGE for the harness), the run's shared setup, and in CI the counts
+ * per project (test-results.json) from which .ci/run prints its closing lines.
  */
 export function suiteConfig(options: SuiteOptions): ViteUserConfig {
   return {
     test: {
-      reporters: process.env.CI ? ["default", ["json", { outputFile: "test-results.json" }]] : ["default"],
+      reporters: process.env.CI ? ["default", new CountsReporter("test-results.json")] : ["default"],
       testTimeout: options.testTimeout ?? 120_000,
       hookTimeout: 180_000,
       globalSetup: [globalSetup],
