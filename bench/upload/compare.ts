@@ -70,6 +70,7 @@ export async function compare(
           run: round,
           directory: source,
           concurrency: options.concurrency,
+          partSize: options.partSize,
           mode: "upload",
         },
         "sdk",
@@ -77,7 +78,7 @@ export async function compare(
       const done = await uploaded(uploader, totalBytes).finally(() => uploader.stop());
       const { blobBytes } = await running.stats();
       checkBlobBytes(storage, blobBytes - before.blobBytes, totalBytes);
-      if (s3) await emptyBucket(s3.endpoint, s3.bucket);
+      if (s3) await emptyBucket(s3);
       return { seconds: done.seconds, ...(done.createdAfter !== null && { createdAfter: done.createdAfter }) };
     };
     const libStorage =
@@ -85,8 +86,7 @@ export async function compare(
       async (round) => {
         if (!s3) throw new Error("lib-storage needs S3");
         const libOptions: LibStorageOptions = {
-          endpoint: s3.endpoint,
-          bucket: s3.bucket,
+          target: { ...s3 },
           prefix: `lib-storage/${round}-${files}`,
           directory: source,
           queueSize: options.concurrency,
@@ -96,7 +96,7 @@ export async function compare(
         const child = new Child("lib-storage", libStorageScript!, [JSON.stringify(libOptions)]);
         const done = await child.message<LibStorageDone>(uploadTimeoutMs(totalBytes)).finally(() => child.stop());
         if (done.bytes !== totalBytes) throw new Error(`lib-storage uploaded ${done.bytes} bytes, not ${totalBytes}`);
-        await emptyBucket(s3.endpoint, s3.bucket);
+        await emptyBucket(s3);
         return { seconds: done.seconds };
       };
     const copy: RunSide = async () => {

@@ -8,11 +8,10 @@ import { join, relative, sep } from "node:path";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { listen, tell } from "../lib/child.js";
-import { s3ClientFor } from "../lib/s3.js";
+import { type S3Target, s3ClientFor } from "../lib/s3.js";
 
 export interface LibStorageOptions {
-  endpoint: string;
-  bucket: string;
+  target: S3Target;
   /** Key prefix: where this round's copy goes. */
   prefix: string;
   directory: string;
@@ -32,7 +31,7 @@ listen(
   async () => process.exit(0),
 );
 
-const client = s3ClientFor(options.endpoint);
+const client = s3ClientFor(options.target);
 
 async function filesOf(dir: string): Promise<{ key: string; path: string; size: number }[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
@@ -48,7 +47,7 @@ async function filesOf(dir: string): Promise<{ key: string; path: string; size: 
 async function put(file: { key: string; path: string }): Promise<void> {
   const upload = new Upload({
     client,
-    params: { Bucket: options.bucket, Key: file.key, Body: createReadStream(file.path) },
+    params: { Bucket: options.target.bucket, Key: file.key, Body: createReadStream(file.path) },
     queueSize: options.queueSize,
     partSize: options.partSize,
   });
@@ -66,7 +65,7 @@ const seconds = (performance.now() - started) / 1000;
 
 // Not timed: every object is there, whole.
 for (const file of files) {
-  const head = await client.send(new HeadObjectCommand({ Bucket: options.bucket, Key: file.key }));
+  const head = await client.send(new HeadObjectCommand({ Bucket: options.target.bucket, Key: file.key }));
   if (head.ContentLength !== file.size) {
     throw new Error(`${file.key} is ${head.ContentLength} bytes on S3, not ${file.size}`);
   }

@@ -3,6 +3,7 @@
 // Both sides in one invocation, alternating, over several rounds; medians and ratios. See README.md.
 import { runBenchmark, withWorkDir } from "../lib/benchmark.js";
 import { checkpointSize, partSize, writeCheckpoint } from "../lib/checkpoint.js";
+import { storagesToRun } from "../lib/minio.js";
 import { choice, database, integer, storages } from "../lib/options.js";
 import { compare } from "./compare.js";
 import { formatReport, ratios, type Sample, summarize } from "./report.js";
@@ -15,7 +16,7 @@ await runBenchmark(
       size: checkpointSize({ default: 2048, smoke: 32 }),
       storage: storages(),
       rounds: integer({ help: "rounds of each comparison", default: 3, smoke: 1 }),
-      partSize: partSize({ help: "server part size = lib-storage partSize", default: 64, smoke: 5 }),
+      partSize: partSize({ help: "SDK partSize = lib-storage partSize", default: 64, smoke: 5 }),
       concurrency: integer({ help: "SDK concurrency = lib-storage queueSize", default: 8 }),
       libStorageFiles: choice(["sequence", "parallel", "both"], {
         help: "lib-storage: files one after the other, all at once, or both as\ntwo sides (the ratio target is against sequence)",
@@ -32,13 +33,14 @@ await runBenchmark(
     const libStorageFiles: ("sequence" | "parallel")[] =
       options.libStorageFiles === "both" ? ["sequence", "parallel"] : [options.libStorageFiles];
     const compared = { ...options, libStorageFiles };
+    const drivers = storagesToRun(options.storage, options.smoke, log);
 
     await withWorkDir("upload", async (work) => {
       const checkpoint = await writeCheckpoint(work, options.size, log);
       const { files, totalBytes } = checkpoint;
 
       const samples: Sample[] = [];
-      for (const storage of options.storage) {
+      for (const storage of drivers) {
         log(`${storage} storage, ${options.database}: ${options.rounds} round(s)`);
         samples.push(...(await compare(compared, storage, work, checkpoint, log)));
       }
@@ -51,7 +53,7 @@ await runBenchmark(
             sizeMiB: options.size,
             files,
             totalBytes,
-            storage: options.storage,
+            storage: drivers,
             rounds: options.rounds,
             partSizeBytes: options.partSize,
             concurrency: options.concurrency,
