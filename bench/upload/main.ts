@@ -6,7 +6,10 @@ import { checkpointSize, partSize, writeCheckpoint } from "../lib/checkpoint.js"
 import { storagesToRun } from "../lib/minio.js";
 import { choice, database, integer, storages } from "../lib/options.js";
 import { compare } from "./compare.js";
-import { formatReport, ratios, type Sample, summarize } from "./report.js";
+import { formatReport, type LibStorageVariant, ratios, type Sample, summarize } from "./report.js";
+
+/** "both" as the two words it stands for. */
+const both = <T extends string>(value: T | "both", pair: [T, T]): T[] => (value === "both" ? pair : [value]);
 
 await runBenchmark(
   {
@@ -22,6 +25,10 @@ await runBenchmark(
         help: "lib-storage: files one after the other, all at once, or both as\ntwo sides (the ratio target is against sequence)",
         default: "both",
       }),
+      libStorageChecksum: choice(["none", "sha256", "both"], {
+        help: "lib-storage: no checksum (WHEN_REQUIRED), a SHA-256 of every part\n(ChecksumAlgorithm, as MinIO checks the SDK's), or both as sides;\neach with every --lib-storage-files (the target is against none)",
+        default: "both",
+      }),
       sync: choice(["files", "all"], {
         help: "local ceiling: fsync the copied files (sync FILE...), or the\nwhole system's dirty pages (plain sync)",
         default: "files",
@@ -30,10 +37,11 @@ await runBenchmark(
     },
   },
   async (options, { log, report }) => {
-    const libStorageFiles: ("sequence" | "parallel")[] =
-      options.libStorageFiles === "both" ? ["sequence", "parallel"] : [options.libStorageFiles];
-    const compared = { ...options, libStorageFiles };
     const drivers = storagesToRun(options.storage, options.smoke, log);
+    const libStorage: LibStorageVariant[] = both(options.libStorageChecksum, ["none", "sha256"]).flatMap((checksum) =>
+      both(options.libStorageFiles, ["sequence", "parallel"]).map((files) => ({ files, checksum })),
+    );
+    const compared = { ...options, libStorage };
 
     await withWorkDir("upload", async (work) => {
       const checkpoint = await writeCheckpoint(work, options.size, log);
@@ -57,7 +65,7 @@ await runBenchmark(
             rounds: options.rounds,
             partSizeBytes: options.partSize,
             concurrency: options.concurrency,
-            libStorageFiles,
+            libStorage,
             sync: options.sync,
             database: options.database,
             smoke: options.smoke,
