@@ -95,12 +95,34 @@ export function ratioOf(sdk: SideSummary, other: SideSummary, target: number | n
   return { ratio, target, met: target === null ? null : ratio >= target };
 }
 
-/** A row's cells for each round's time, "-" where the side has no sample. */
-export const roundCells = (samples: RoundSample[], rounds: number): string[] =>
-  Array.from({ length: rounds }, (_, i) => {
-    const sample = samples.find((s) => s.round === i);
-    return sample ? `${sample.seconds.toFixed(2)} s` : "-";
-  });
+/** How many rounds the samples span. */
+export const roundsOf = (samples: RoundSample[]): number => Math.max(...samples.map((s) => s.round)) + 1;
+
+/**
+ * The figures of a comparison, a row per side: the cells that name it, each round's time ("-" where it
+ * has no sample), its median time and throughput, then cells of the benchmark's own.
+ */
+export function figuresTable(spec: {
+  rounds: number;
+  leading: string[];
+  trailing: string[];
+  rows: { leading: string[]; samples: RoundSample[]; summary: SideSummary; trailing: string[] }[];
+}): string {
+  const rounds = Array.from({ length: spec.rounds }, (_, i) => i);
+  return markdownTable(
+    [...spec.leading, ...rounds.map((i) => `round ${i + 1}`), "median time", "median throughput", ...spec.trailing],
+    spec.rows.map((row) => [
+      ...row.leading,
+      ...rounds.map((i) => {
+        const sample = row.samples.find((s) => s.round === i);
+        return sample ? `${sample.seconds.toFixed(2)} s` : "-";
+      }),
+      `${row.summary.medianSeconds.toFixed(2)} s`,
+      `${row.summary.medianMibPerSecond.toFixed(1)} MiB/s`,
+      ...row.trailing,
+    ]),
+  );
+}
 
 /** The targets table: one row per ratio, led by the cells that say what it compares. */
 export const ratioTable = (leading: string[], rows: { cells: string[]; ratio: Ratio }[]): string =>

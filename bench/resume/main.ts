@@ -1,7 +1,7 @@
 // Resume waste: an SDK process uploading a checkpoint with an upload tracker is killed (SIGKILL) at a
 // random time and another process resumes the upload; how many bytes went to storage twice. See README.md.
 import { runBenchmark, withWorkDir } from "../lib/benchmark.js";
-import { checkpointSize, partSize, writeCheckpoint } from "../lib/checkpoint.js";
+import { checkpointSize, describeCheckpoint, partSize, writeCheckpoint } from "../lib/checkpoint.js";
 import { storagesToRun } from "../lib/minio.js";
 import { database, integer, storages } from "../lib/options.js";
 import { measure } from "./measure.js";
@@ -29,7 +29,7 @@ await runBenchmark(
     const drivers = storagesToRun(options.storage, options.smoke, log);
     await withWorkDir("resume", async (work) => {
       const checkpoint = await writeCheckpoint(work, options.size, log);
-      const { files, totalBytes } = checkpoint;
+      const { totalBytes } = checkpoint;
       const bound = options.concurrency * options.partSize;
 
       const repetitions: Repetition[] = [];
@@ -50,9 +50,7 @@ await runBenchmark(
         tables: formatReport(repetitions, bound, totalBytes, calibrations),
         document: {
           options: {
-            sizeMiB: options.size,
-            files,
-            totalBytes,
+            ...describeCheckpoint(options.size, checkpoint),
             partSizeBytes: options.partSize,
             repetitions: options.repetitions,
             storage: drivers,

@@ -2,7 +2,7 @@
 // would otherwise do: @aws-sdk/lib-storage's Upload on S3, `cp -r` then `sync` on the local disk.
 // Both sides in one invocation, alternating, over several rounds; medians and ratios. See README.md.
 import { runBenchmark, withWorkDir } from "../lib/benchmark.js";
-import { checkpointSize, partSize, writeCheckpoint } from "../lib/checkpoint.js";
+import { checkpointSize, describeCheckpoint, partSize, writeCheckpoint } from "../lib/checkpoint.js";
 import { storagesToRun } from "../lib/minio.js";
 import { choice, database, integer, storages } from "../lib/options.js";
 import { compare } from "./compare.js";
@@ -45,7 +45,7 @@ await runBenchmark(
 
     await withWorkDir("upload", async (work) => {
       const checkpoint = await writeCheckpoint(work, options.size, log);
-      const { files, totalBytes } = checkpoint;
+      const { totalBytes } = checkpoint;
 
       const samples: Sample[] = [];
       for (const storage of drivers) {
@@ -58,9 +58,7 @@ await runBenchmark(
         tables: formatReport(samples, summaries, found, totalBytes),
         document: {
           options: {
-            sizeMiB: options.size,
-            files,
-            totalBytes,
+            ...describeCheckpoint(options.size, checkpoint),
             storage: drivers,
             rounds: options.rounds,
             partSizeBytes: options.partSize,

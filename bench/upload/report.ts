@@ -1,12 +1,13 @@
 import type { StorageDriver } from "@methodic/server/testing";
-import { markdownTable, paragraphs } from "../lib/report.js";
+import { paragraphs } from "../lib/report.js";
 import {
+  figuresTable,
   groupBy,
   type Ratio,
   type RoundSample,
   ratioOf,
   ratioTable,
-  roundCells,
+  roundsOf,
   summarizeSide,
 } from "../lib/rounds.js";
 import { formatBytes, median, round } from "../lib/stats.js";
@@ -75,28 +76,18 @@ export function formatReport(
   found: UploadRatio[],
   totalBytes: number,
 ): string {
-  const rounds = Math.max(...samples.map((s) => s.round)) + 1;
-  const figures = markdownTable(
-    [
-      "storage",
-      "side",
-      ...Array.from({ length: rounds }, (_, i) => `round ${i + 1}`),
-      "median time",
-      "median throughput",
-      "SDK: asset created after",
-    ],
-    summaries.map((m) => [
-      m.storage,
-      m.side,
-      ...roundCells(
-        samples.filter((s) => s.storage === m.storage && s.side === m.side),
-        rounds,
-      ),
-      `${m.medianSeconds.toFixed(2)} s`,
-      `${m.medianMibPerSecond.toFixed(1)} MiB/s`,
-      m.medianCreatedAfter === undefined ? "-" : `${m.medianCreatedAfter.toFixed(2)} s`,
-    ]),
-  );
+  const rounds = roundsOf(samples);
+  const figures = figuresTable({
+    rounds,
+    leading: ["storage", "side"],
+    trailing: ["SDK: asset created after"],
+    rows: summaries.map((m) => ({
+      leading: [m.storage, m.side],
+      samples: samples.filter((s) => s.storage === m.storage && s.side === m.side),
+      summary: m,
+      trailing: [m.medianCreatedAfter === undefined ? "-" : `${m.medianCreatedAfter.toFixed(2)} s`],
+    })),
+  });
   const targets = ratioTable(
     ["storage", "SDK / side"],
     found.map((r) => ({ cells: [r.storage, `sdk / ${r.against}`], ratio: r })),
