@@ -20,6 +20,8 @@ export interface DownloadDone {
   seconds: number;
   bytes: number;
   files: number;
+  /** CPU the child spent over the timed part (user and system), to tell where a side's time goes. */
+  cpuSeconds: number;
 }
 
 export interface CompareOptions {
@@ -38,11 +40,20 @@ export interface Uploaded {
 interface Result extends DownloadDone {
   /** What MinIO read from the disk itself during the side, not from the page cache. */
   storageDiskReadBytes: number;
+  /** CPU MinIO spent during the side. */
+  storageCpuSeconds: number;
 }
 
 /** Bytes a process has caused to be read from storage devices (/proc/<pid>/io read_bytes). */
 function diskReadBytes(pid: number): number {
   return Number(/^read_bytes: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, "utf8"))?.[1] ?? 0);
+}
+
+/** A process's CPU so far, user and system (/proc/<pid>/stat, in clock ticks of 1/100 s on Linux). */
+function cpuSecondsOf(pid: number): number {
+  // The command name (field 2) may hold spaces: count fields from after its closing parenthesis.
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function sha256Of(path: string): Promise<string> {
@@ -103,17 +114,18 @@ export async function compare(
 
     /** A side's child, timed by itself, MinIO's disk reads counted around it; its output removed after. */
     const side = (name: string, script: string, childOptions: object, check?: () => Promise<void>) => async () => {
-      const before = diskReadBytes(s3.pid);
+      const before = { read: diskReadBytes(s3.pid), cpu: cpuSecondsOf(s3.pid) };
       const child = new Child(name, script, [JSON.stringify(childOptions)]);
       // Generous: a download slower than 2 MiB/s is stuck, as an upload would be.
       const result = await child.message<DownloadDone>(uploadTimeoutMs(totalBytes)).finally(() => child.stop());
-      const storageDiskReadBytes = diskReadBytes(s3.pid) - before;
+      const storageDiskReadBytes = diskReadBytes(s3.pid) - before.read;
+      const storageCpuSeconds = cpuSecondsOf(s3.pid) - before.cpu;
       if (result.bytes !== totalBytes || result.files !== asset.components.length) {
         throw new Error(`${name} wrote ${result.files} files of ${result.bytes} bytes, not the asset's`);
       }
       await check?.();
       await rm(directory, { recursive: true, force: true });
-      return { ...result, storageDiskReadBytes } satisfies Result;
+      return { ...result, storageDiskReadBytes, storageCpuSeconds } satisfies Result;
     };
     const sdkOptions: SdkDownloadOptions = {
       url,
@@ -139,6 +151,7 @@ export async function compare(
       samples: samples.map(({ result, ...sample }) => ({
         ...sample,
         storageDiskReadMiB: round(result.storageDiskReadBytes / MiB, 1),
+        cpuSeconds: { client: round(result.cpuSeconds, 2), minio: round(result.storageCpuSeconds, 2) },
       })),
     };
   } finally {

@@ -58,6 +58,7 @@ async function fetchRange(key: string, output: Output, start: number, end: numbe
 }
 
 const started = performance.now();
+const cpu = process.cpuUsage();
 const objects = await listObjects(options.target, options.prefix);
 await mkdir(options.directory, { recursive: true });
 const ranges: { key: string; output: Output; start: number; end: number }[] = [];
@@ -84,6 +85,9 @@ const worker = async () => {
 };
 await Promise.all(Array.from({ length: options.concurrency }, worker));
 const seconds = (performance.now() - started) / 1000;
+const used = process.cpuUsage(cpu);
+const cpuSeconds = (used.user + used.system) / 1e6;
 
-tell({ seconds, bytes: objects.reduce((sum, o) => sum + o.size, 0), files: objects.length } satisfies DownloadDone);
+const bytes = objects.reduce((sum, o) => sum + o.size, 0);
+tell({ seconds, bytes, files: objects.length, cpuSeconds } satisfies DownloadDone);
 process.exit(0);

@@ -15,11 +15,14 @@ import { formatBytes, median, round } from "../lib/stats.js";
 export interface Sample extends RoundSample {
   /** MiB MinIO read from the disk itself during the side (the rest came from the page cache). */
   storageDiskReadMiB: number;
+  /** CPU over the side: the side's own process, and MinIO's. */
+  cpuSeconds: { client: number; minio: number };
 }
 
 export interface Summary extends SideSummary {
   side: string;
   medianStorageDiskReadMiB: number;
+  medianCpuSeconds: { client: number; minio: number };
 }
 
 /** The project issue's target: the SDK's verified download at least 0.8x the plain ranged GETs. */
@@ -30,6 +33,10 @@ export function summarize(samples: Sample[]): Summary[] {
     side: of[0]!.side,
     ...summarizeSide(of),
     medianStorageDiskReadMiB: round(median(of.map((s) => s.storageDiskReadMiB)), 1),
+    medianCpuSeconds: {
+      client: round(median(of.map((s) => s.cpuSeconds.client)), 2),
+      minio: round(median(of.map((s) => s.cpuSeconds.minio)), 2),
+    },
   }));
 }
 
@@ -50,12 +57,15 @@ export function formatReport(
   const figures = figuresTable({
     rounds,
     leading: ["side"],
-    trailing: ["MinIO read from disk (median)"],
+    trailing: ["CPU: client / MinIO (medians)", "MinIO read from disk (median)"],
     rows: summaries.map((m) => ({
       leading: [m.side],
       samples: samples.filter((s) => s.side === m.side),
       summary: m,
-      trailing: [`${m.medianStorageDiskReadMiB.toFixed(1)} MiB`],
+      trailing: [
+        `${m.medianCpuSeconds.client.toFixed(2)} s / ${m.medianCpuSeconds.minio.toFixed(2)} s`,
+        `${m.medianStorageDiskReadMiB.toFixed(1)} MiB`,
+      ],
     })),
   });
   const targets = ratioTable(

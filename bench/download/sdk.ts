@@ -22,11 +22,15 @@ listen(
 
 const chronicle = new Chronicle({ baseUrl: options.url, token: options.token });
 const started = performance.now();
+const cpu = process.cpuUsage();
 const files = await chronicle.downloadAsset(options.assetId, options.directory, { concurrency: options.concurrency });
 const seconds = (performance.now() - started) / 1000;
+const used = process.cpuUsage(cpu);
+const cpuSeconds = (used.user + used.system) / 1e6;
 tell({
   seconds,
   bytes: files.reduce((sum, f) => sum + f.size, 0),
   files: files.length,
+  cpuSeconds,
 } satisfies DownloadDone);
 process.exit(0);
