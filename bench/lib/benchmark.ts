@@ -5,6 +5,12 @@ import { join } from "node:path";
 import { type OptionsSpec, type OptionTable, parseOptions, UsageError, usageOf, type Values } from "./options.js";
 import { writeReport } from "./report.js";
 
+/**
+ * Nothing to measure here (a `--smoke` run without what it needs): the message is printed, and the
+ * benchmark exits 0, since a smoke run checks the scripts, not the machine.
+ */
+export class Skipped extends Error {}
+
 export interface Run {
   /** A line of progress on stderr, so that stdout holds only the report. */
   log(line: string): void;
@@ -21,8 +27,8 @@ export const logFor =
 /**
  * Runs a benchmark: reads its options from the command line (`--help` prints the usage and exits 0),
  * then `main`. A UsageError prints the message and the usage and exits 2; any other error its message
- * and exits 1; Ctrl-C exits 130 (children clean up after themselves: they see it too). A figure that
- * misses its target is reported, never an exit code.
+ * and exits 1; Ctrl-C exits 130 (children clean up after themselves: they see it too); Skipped, its
+ * message and 0. A figure that misses its target is reported, never an exit code.
  */
 export async function runBenchmark<T extends OptionTable>(
   spec: OptionsSpec<T>,
@@ -42,6 +48,7 @@ export async function runBenchmark<T extends OptionTable>(
     });
   } catch (err) {
     log(err instanceof Error ? err.message : String(err));
+    if (err instanceof Skipped) return;
     if (err instanceof UsageError) console.error(usageOf(spec));
     process.exit(err instanceof UsageError ? 2 : 1);
   }

@@ -54,6 +54,13 @@ export async function writeCheckpoint(work: string, sizeMiB: number, log: (line:
   return { directory, files, totalBytes: files.reduce((sum, f) => sum + f.size, 0) };
 }
 
+/** What the JSON documents say of the checkpoint a run used. */
+export const describeCheckpoint = (sizeMiB: number, checkpoint: Checkpoint) => ({
+  sizeMiB,
+  files: checkpoint.files,
+  totalBytes: checkpoint.totalBytes,
+});
+
 /** `--size <MiB>`: the checkpoint's size. */
 export const checkpointSize = (spec: { default: number; smoke: number }): Option<number> =>
   integer({ value: "<MiB>", help: "checkpoint size: one file of 3/4 of it and twelve\nsmaller ones", ...spec });

@@ -16,9 +16,9 @@ if (profiler) {
 }
 const js = options.jsMemory ? watchJsMemory() : undefined;
 
-// The harness's "s3" would run s3rver in this very process, where its memory would count as the
-// server's: the server starts on the local driver, and the S3_* variables (applied after the
-// harness's own) point it at the s3rver of the bench's choosing.
+// The harness's "s3" would make a bucket of its own and run a counting proxy for its URLs in this very
+// process, where the proxy's memory and CPU would count as the server's: the server starts on the
+// local driver, and the S3_* variables (applied after the harness's own) point it at the bench's MinIO.
 const server = await startServer({ database: options.database, storage: "local", env: options.env });
 
 listen(

@@ -7,17 +7,22 @@ import { fileURLToPath } from "node:url";
 import { type DatabaseDriver, freePort, type StorageDriver, spawnServer } from "@methodic/server/testing";
 import type { JsMemory } from "./child.js";
 import { bundle, Child } from "./children.js";
+import { startBenchMinio } from "./minio.js";
+import type { S3Target } from "./s3.js";
 
 /**
  * The harness's startServer in a child bundled to plain JavaScript (server-child.ts): a database and
- * a data dir of its own, both thrown away when it stops. On S3, the storage is s3rver in a third
- * process (s3rver-child.ts), so that its memory and CPU are not counted as the server's.
+ * a data dir of its own, both thrown away when it stops. On S3, the storage is a MinIO of its own
+ * (lib/minio.ts), a third process, whose memory and CPU are not counted as the server's.
  */
 export interface HarnessServerOptions {
   launch: "harness";
   database: DatabaseDriver;
   storage: StorageDriver;
-  /** METHODIC_PART_SIZE; the server's default (64 MiB) unless given. */
+  /**
+   * METHODIC_PART_SIZE; the server's default (64 MiB) unless given. The SDK sends a part size of its
+   * own in every create (its `partSize` option), which the server takes instead.
+   */
   partSize?: number;
   /** More configuration, applied last (METHODIC_PUBLIC_URL, S3_PUBLIC_ENDPOINT, ...). */
   env?: Record<string, string>;
@@ -36,11 +41,11 @@ export interface HarnessServer {
   /** Its PostgreSQL database; undefined on PGlite. */
   databaseUrl: string | undefined;
   pid: number;
-  /** Its s3rver, on S3. */
-  s3: { endpoint: string; bucket: string; pid: number } | undefined;
+  /** Its MinIO and the bucket the server stores in, on S3. */
+  s3: (S3Target & { pid: number }) | undefined;
   /** JavaScript's memory peaks since the last call (with `jsMemory`), and the blob bytes it received. */
   stats(): Promise<ServerStats>;
-  /** Stops it (dropping its database and data), then its s3rver. */
+  /** Stops it (dropping its database and data), then its MinIO. */
   stop(): Promise<void>;
 }
 
@@ -100,13 +105,6 @@ export interface ServerStats {
   blobBytes: number;
 }
 
-/** What the s3rver child tells once it listens: where it is, and the server variables that point there. */
-export interface S3Ready {
-  endpoint: string;
-  bucket: string;
-  env: Record<string, string>;
-}
-
 export function launchServer(options: HarnessServerOptions): Promise<HarnessServer>;
 export function launchServer(options: EntryServerOptions): Promise<EntryServer>;
 export function launchServer(options: HarnessServerOptions | EntryServerOptions): Promise<HarnessServer | EntryServer> {
@@ -124,13 +122,13 @@ export function checkBlobBytes(storage: StorageDriver, received: number, totalBy
 }
 
 async function launchHarness(options: HarnessServerOptions): Promise<HarnessServer> {
-  const [serverScript, s3Script] = await bundle(import.meta.url, ["server-child.ts", "s3rver-child.ts"]);
-  const s3 = options.storage === "s3" ? await ready<S3Ready>(new Child("s3rver", s3Script!)) : undefined;
+  const [serverScript] = await bundle(import.meta.url, ["server-child.ts"]);
+  const s3 = options.storage === "s3" ? await startBenchMinio() : undefined;
   try {
     const childOptions: ServerChildOptions = {
       database: options.database,
       env: {
-        ...s3?.message.env,
+        ...s3?.env,
         ...(options.partSize && { METHODIC_PART_SIZE: String(options.partSize) }),
         ...options.env,
       },
@@ -147,15 +145,15 @@ async function launchHarness(options: HarnessServerOptions): Promise<HarnessServ
       token: server.message.token,
       databaseUrl: server.message.databaseUrl ?? undefined,
       pid: child.pid,
-      s3: s3 && { endpoint: s3.message.endpoint, bucket: s3.message.bucket, pid: s3.child.pid },
+      s3: s3 && { ...s3.target, pid: s3.pid },
       stats: () => child.ask<ServerStats>("stats"),
       async stop() {
         await child.stop();
-        await s3?.child.stop();
+        await s3?.stop();
       },
     };
   } catch (err) {
-    await s3?.child.stop();
+    await s3?.stop();
     throw err;
   }
 }

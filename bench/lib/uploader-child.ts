@@ -12,7 +12,12 @@ listen(
   async () => process.exit(0),
 );
 
-const chronicle = new Chronicle({ baseUrl: options.url, token: options.token });
+// The part size as a Chronicle option, so that a resume (the tracker's resumePending) has it too.
+const chronicle = new Chronicle({
+  baseUrl: options.url,
+  token: options.token,
+  ...(options.partSize && { partSize: options.partSize }),
+});
 // Only a tracked upload loads the tracker (and its SQLite).
 const tracker: UploadTracker | undefined = options.trackerPath
   ? new (await import("@methodic/sdk/upload-tracker")).UploadTracker({ dbPath: options.trackerPath })

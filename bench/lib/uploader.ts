@@ -13,6 +13,11 @@ export interface UploaderOptions {
   directory: string;
   concurrency: number;
   /**
+   * The SDK's `partSize`: it hashes each part and sends the part size in its create, so this, not the
+   * server's METHODIC_PART_SIZE, is the size of the pieces. The SDK's own (64 MiB) unless given.
+   */
+  partSize?: number;
+  /**
    * "upload" starts the run and uploads the directory with uploadDirectoryAsync; "resume" is what the
    * next process does after a crash: the tracker's resumePending.
    */

@@ -2,6 +2,7 @@
 // while one file is uploaded as a checkpoint. See README.md.
 import { join } from "node:path";
 import { runBenchmark, withWorkDir } from "../lib/benchmark.js";
+import { storagesToRun } from "../lib/minio.js";
 import { database, integer, storages } from "../lib/options.js";
 import { writeRandomFile } from "../lib/random.js";
 import { MiB } from "../lib/stats.js";
@@ -21,7 +22,8 @@ await runBenchmark(
   },
   async (options, { log, report }) => {
     if (process.platform !== "linux") throw new Error("this benchmark reads /proc/<pid>/status: it runs on Linux only");
-    // The server's part size: its default (64 MiB), or 5 MiB with --smoke, which still makes 16 MiB multipart.
+    const drivers = storagesToRun(options.storage, options.smoke, log);
+    // The part size: the default (64 MiB), or 5 MiB with --smoke, which still makes 16 MiB multipart.
     const partSize = options.smoke ? 5 * MiB : undefined;
 
     await withWorkDir("memory", async (work) => {
@@ -31,7 +33,7 @@ await runBenchmark(
       await writeRandomFile(join(directory, "model.bin"), sizeBytes);
 
       const results: Measurement[] = [];
-      for (const storage of options.storage) {
+      for (const storage of drivers) {
         log(`${storage} storage, ${options.database}: uploading ${options.size} MiB`);
         const { database, concurrency } = options;
         const result = await measure({ storage, database, directory, sizeBytes, concurrency, partSize });
@@ -46,7 +48,7 @@ await runBenchmark(
         document: {
           options: {
             sizeMiB: options.size,
-            storage: options.storage,
+            storage: drivers,
             database: options.database,
             concurrency: options.concurrency,
             partSizeBytes: partSize ?? null,

@@ -14,7 +14,7 @@ export interface MeasureOptions {
   directory: string;
   sizeBytes: number;
   concurrency: number;
-  /** The server's METHODIC_PART_SIZE; its default (64 MiB) unless given. */
+  /** The part size of the SDK (and of the server); their default (64 MiB) unless given. */
   partSize?: number;
 }
 
@@ -50,8 +50,8 @@ export interface Measurement {
     /** File bytes the server received itself: the whole file on the local driver, none on S3. */
     blobBytes: number;
   };
-  /** The S3 server (s3rver), a process of its own; null on the local driver. */
-  s3rver: { idleRss: number; peakRss: number } | null;
+  /** The S3 server (MinIO), a process of its own; null on the local driver. */
+  s3Server: { idleRss: number; peakRss: number } | null;
 }
 
 const IDLE_SETTLE_MS = 1000;
@@ -74,7 +74,7 @@ export async function measure(options: MeasureOptions): Promise<Measurement> {
     // Idle means after start-up's garbage had a moment to go.
     await sleep(IDLE_SETTLE_MS);
     const serverIdle = rssOf("server", server.pid);
-    const s3Idle = s3 && rssOf("s3rver", s3.pid);
+    const s3Idle = s3 && rssOf("MinIO", s3.pid);
     const idleJs = (await server.stats()).js!;
 
     sampler = new RssSampler(s3 ? [server.pid, s3.pid] : [server.pid]);
@@ -86,6 +86,7 @@ export async function measure(options: MeasureOptions): Promise<Measurement> {
       run: 0,
       directory: options.directory,
       concurrency: options.concurrency,
+      ...(options.partSize && { partSize: options.partSize }),
       mode: "upload",
       jsMemory: true,
     });
@@ -122,7 +123,7 @@ export async function measure(options: MeasureOptions): Promise<Measurement> {
         js: roundAll(stats.js!),
         blobBytes: stats.blobBytes,
       },
-      s3rver: s3 && s3Idle !== undefined ? { idleRss: mib(s3Idle), peakRss: mib(sampler.peak(s3.pid)) } : null,
+      s3Server: s3 && s3Idle !== undefined ? { idleRss: mib(s3Idle), peakRss: mib(sampler.peak(s3.pid)) } : null,
     };
   } finally {
     sampler?.stop();

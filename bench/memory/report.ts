@@ -70,7 +70,7 @@ export function formatReport(results: Measurement[]): string {
       "server idle",
       "server peak",
       "server growth",
-      "s3rver peak",
+      "MinIO peak",
     ],
     results.map((m) => [
       m.storage,
@@ -83,7 +83,7 @@ export function formatReport(results: Measurement[]): string {
       mib(m.server.idleRss),
       mib(m.server.peakRss),
       mib(m.server.growth),
-      m.s3rver ? mib(m.s3rver.peakRss) : "-",
+      m.s3Server ? mib(m.s3Server.peakRss) : "-",
     ]),
   );
   const jsRow = (who: string, m: Measurement, memory: JsMemory) => [

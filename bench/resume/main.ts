@@ -1,7 +1,8 @@
 // Resume waste: an SDK process uploading a checkpoint with an upload tracker is killed (SIGKILL) at a
 // random time and another process resumes the upload; how many bytes went to storage twice. See README.md.
 import { runBenchmark, withWorkDir } from "../lib/benchmark.js";
-import { checkpointSize, partSize, writeCheckpoint } from "../lib/checkpoint.js";
+import { checkpointSize, describeCheckpoint, partSize, writeCheckpoint } from "../lib/checkpoint.js";
+import { storagesToRun } from "../lib/minio.js";
 import { database, integer, storages } from "../lib/options.js";
 import { measure } from "./measure.js";
 import { type Calibration, formatReport, type Repetition } from "./report.js";
@@ -12,7 +13,7 @@ await runBenchmark(
     smoke: "tiny sizes, two repetitions",
     options: {
       size: checkpointSize({ default: 1024, smoke: 32 }),
-      partSize: partSize({ help: "the server's part size", default: 16, smoke: 5 }),
+      partSize: partSize({ help: "the SDK's (and the server's) part size", default: 16, smoke: 5 }),
       repetitions: integer({ help: "kills and resumes per storage driver", default: 10, smoke: 2 }),
       storage: storages(),
       concurrency: integer({ help: "pieces in flight in the SDK", default: 8 }),
@@ -25,14 +26,15 @@ await runBenchmark(
     },
   },
   async (options, { log, report }) => {
+    const drivers = storagesToRun(options.storage, options.smoke, log);
     await withWorkDir("resume", async (work) => {
       const checkpoint = await writeCheckpoint(work, options.size, log);
-      const { files, totalBytes } = checkpoint;
+      const { totalBytes } = checkpoint;
       const bound = options.concurrency * options.partSize;
 
       const repetitions: Repetition[] = [];
       const calibrations: Calibration[] = [];
-      for (const storage of options.storage) {
+      for (const storage of drivers) {
         log(
           `${storage} storage, ${options.database}: ${options.repetitions} kill(s) and resume(s), seed ${options.seed}`,
         );
@@ -40,7 +42,7 @@ await runBenchmark(
         calibrations.push({ storage, ...result.calibration });
         repetitions.push(...result.repetitions);
       }
-      const verdicts = options.storage.map((storage) => {
+      const verdicts = drivers.map((storage) => {
         const max = Math.max(...repetitions.filter((r) => r.storage === storage).map((r) => r.sentTwice));
         return { storage, maxSentTwice: max, bound, met: max <= bound };
       });
@@ -48,12 +50,10 @@ await runBenchmark(
         tables: formatReport(repetitions, bound, totalBytes, calibrations),
         document: {
           options: {
-            sizeMiB: options.size,
-            files,
-            totalBytes,
+            ...describeCheckpoint(options.size, checkpoint),
             partSizeBytes: options.partSize,
             repetitions: options.repetitions,
-            storage: options.storage,
+            storage: drivers,
             concurrency: options.concurrency,
             seed: options.seed,
             database: options.database,

@@ -65,6 +65,7 @@ export async function measure(
           run,
           directory,
           concurrency: options.concurrency,
+          partSize: options.partSize,
           mode,
           trackerPath,
         },
@@ -89,7 +90,7 @@ export async function measure(
       bytes: proxy.take().putBytes,
     };
     log(`${storage}: an uninterrupted upload took ${calibration.seconds} s and sent ${calibration.bytes} bytes`);
-    if (s3) await emptyBucket(s3.endpoint, s3.bucket);
+    if (s3) await emptyBucket(s3);
 
     const repetitions: Repetition[] = [];
     for (let repetition = 1; repetition <= options.repetitions; repetition++) {
@@ -154,7 +155,7 @@ export async function measure(
           `${storage} ${repetition}/${options.repetitions}: killed ${round(killedAfter, 2)} s in with ${putsInFlight} PUTs open; ` +
             `sent twice ${formatBytes(sentTwice)}`,
         );
-        if (s3) await emptyBucket(s3.endpoint, s3.bucket);
+        if (s3) await emptyBucket(s3);
         break;
       }
     }

@@ -80,14 +80,15 @@ export class CountingProxy {
       this.openPuts++;
       this.open.add(req);
     }
-    const headers = { ...req.headers, host: upstream.host };
+    // The Host header goes on as the client sent it: S3 (MinIO) checks the signature, which covers
+    // it, and the URL was signed for the proxy's host.
     const out = httpRequest(
       {
         host: upstream.hostname,
         port: upstream.port,
         method: req.method,
         path: req.url,
-        headers,
+        headers: req.headers,
         agent: this.agent,
       },
       (answer) => {

@@ -2,10 +2,14 @@
 // would otherwise do: @aws-sdk/lib-storage's Upload on S3, `cp -r` then `sync` on the local disk.
 // Both sides in one invocation, alternating, over several rounds; medians and ratios. See README.md.
 import { runBenchmark, withWorkDir } from "../lib/benchmark.js";
-import { checkpointSize, partSize, writeCheckpoint } from "../lib/checkpoint.js";
+import { checkpointSize, describeCheckpoint, partSize, writeCheckpoint } from "../lib/checkpoint.js";
+import { storagesToRun } from "../lib/minio.js";
 import { choice, database, integer, storages } from "../lib/options.js";
 import { compare } from "./compare.js";
-import { formatReport, ratios, type Sample, summarize } from "./report.js";
+import { formatReport, type LibStorageVariant, ratios, type Sample, summarize } from "./report.js";
+
+/** "both" as the two words it stands for. */
+const both = <T extends string>(value: T | "both", pair: [T, T]): T[] => (value === "both" ? pair : [value]);
 
 await runBenchmark(
   {
@@ -15,10 +19,14 @@ await runBenchmark(
       size: checkpointSize({ default: 2048, smoke: 32 }),
       storage: storages(),
       rounds: integer({ help: "rounds of each comparison", default: 3, smoke: 1 }),
-      partSize: partSize({ help: "server part size = lib-storage partSize", default: 64, smoke: 5 }),
+      partSize: partSize({ help: "SDK partSize = lib-storage partSize", default: 64, smoke: 5 }),
       concurrency: integer({ help: "SDK concurrency = lib-storage queueSize", default: 8 }),
       libStorageFiles: choice(["sequence", "parallel", "both"], {
         help: "lib-storage: files one after the other, all at once, or both as\ntwo sides (the ratio target is against sequence)",
+        default: "both",
+      }),
+      libStorageChecksum: choice(["none", "sha256", "both"], {
+        help: "lib-storage: no checksum (WHEN_REQUIRED), a SHA-256 of every part\n(ChecksumAlgorithm, as MinIO checks the SDK's), or both as sides;\neach with every --lib-storage-files (the target is against none)",
         default: "both",
       }),
       sync: choice(["files", "all"], {
@@ -29,16 +37,18 @@ await runBenchmark(
     },
   },
   async (options, { log, report }) => {
-    const libStorageFiles: ("sequence" | "parallel")[] =
-      options.libStorageFiles === "both" ? ["sequence", "parallel"] : [options.libStorageFiles];
-    const compared = { ...options, libStorageFiles };
+    const drivers = storagesToRun(options.storage, options.smoke, log);
+    const libStorage: LibStorageVariant[] = both(options.libStorageChecksum, ["none", "sha256"]).flatMap((checksum) =>
+      both(options.libStorageFiles, ["sequence", "parallel"]).map((files) => ({ files, checksum })),
+    );
+    const compared = { ...options, libStorage };
 
     await withWorkDir("upload", async (work) => {
       const checkpoint = await writeCheckpoint(work, options.size, log);
-      const { files, totalBytes } = checkpoint;
+      const { totalBytes } = checkpoint;
 
       const samples: Sample[] = [];
-      for (const storage of options.storage) {
+      for (const storage of drivers) {
         log(`${storage} storage, ${options.database}: ${options.rounds} round(s)`);
         samples.push(...(await compare(compared, storage, work, checkpoint, log)));
       }
@@ -48,14 +58,12 @@ await runBenchmark(
         tables: formatReport(samples, summaries, found, totalBytes),
         document: {
           options: {
-            sizeMiB: options.size,
-            files,
-            totalBytes,
-            storage: options.storage,
+            ...describeCheckpoint(options.size, checkpoint),
+            storage: drivers,
             rounds: options.rounds,
             partSizeBytes: options.partSize,
             concurrency: options.concurrency,
-            libStorageFiles,
+            libStorage,
             sync: options.sync,
             database: options.database,
             smoke: options.smoke,

@@ -1,24 +1,42 @@
 import type { StorageDriver } from "@methodic/server/testing";
-import { markdownTable, paragraphs } from "../lib/report.js";
+import { paragraphs } from "../lib/report.js";
+import {
+  figuresTable,
+  groupBy,
+  type Ratio,
+  type RoundSample,
+  ratioOf,
+  ratioTable,
+  roundsOf,
+  summarizeSide,
+} from "../lib/rounds.js";
 import { formatBytes, median, round } from "../lib/stats.js";
 
-export type Side = "sdk" | "lib-storage (files in sequence)" | "lib-storage (files in parallel)" | "cp -r && sync";
+/** How the lib-storage side walks the files, and whether its parts carry a SHA-256 checksum. */
+export interface LibStorageVariant {
+  files: "sequence" | "parallel";
+  checksum: "none" | "sha256";
+}
 
-export interface Sample {
+export const libStorageSide = (v: LibStorageVariant): string =>
+  `lib-storage (files in ${v.files}${v.checksum === "sha256" ? ", SHA-256" : ""})`;
+
+/** The side the S3 target is against: lib-storage as a user writes it, at the SDK's concurrency. */
+const S3_TARGET_SIDE = libStorageSide({ files: "sequence", checksum: "none" });
+const LOCAL_CEILING = "cp -r && sync";
+const TARGETS: Record<string, number> = { [S3_TARGET_SIDE]: 0.9, [LOCAL_CEILING]: 0.7 };
+
+export interface Sample extends RoundSample {
   storage: StorageDriver;
-  side: Side;
-  round: number;
-  /** Position within the round (the order alternates from round to round). */
-  order: number;
-  seconds: number;
-  mibPerSecond: number;
   /** SDK only: seconds until the asset existed (listing, hashing, create). */
   createdAfter?: number;
+  /** lib-storage only: objects that S3 keeps a SHA-256 checksum of (none unless it sent them). */
+  withSha256?: number;
 }
 
 export interface Summary {
   storage: StorageDriver;
-  side: Side;
+  side: string;
   rounds: number;
   medianSeconds: number;
   medianMibPerSecond: number;
@@ -26,80 +44,53 @@ export interface Summary {
   medianCreatedAfter?: number;
 }
 
-export interface Ratio {
+export interface UploadRatio extends Ratio {
   storage: StorageDriver;
-  /** median SDK throughput / median throughput of `against`. */
-  against: Side;
-  ratio: number;
-  /** The project issue's target for this ratio, if it sets one. */
-  target: number | null;
-  met: boolean | null;
+  /** The side the SDK is compared with. */
+  against: string;
 }
 
 export function summarize(samples: Sample[]): Summary[] {
-  const keys = [...new Set(samples.map((s) => `${s.storage}\u0000${s.side}`))];
-  return keys.map((key) => {
-    const of = samples.filter((s) => `${s.storage}\u0000${s.side}` === key);
-    const first = of[0]!;
+  return groupBy(samples, (s) => `${s.storage}\u0000${s.side}`).map((of) => {
     const created = of.flatMap((s) => (s.createdAfter === undefined ? [] : [s.createdAfter]));
     return {
-      storage: first.storage,
-      side: first.side,
-      rounds: of.length,
-      medianSeconds: round(median(of.map((s) => s.seconds)), 3),
-      medianMibPerSecond: round(median(of.map((s) => s.mibPerSecond)), 1),
+      storage: of[0]!.storage,
+      side: of[0]!.side,
+      ...summarizeSide(of),
       ...(created.length > 0 && { medianCreatedAfter: round(median(created), 3) }),
     };
   });
 }
 
-const TARGETS: Partial<Record<Side, number>> = { "lib-storage (files in sequence)": 0.9, "cp -r && sync": 0.7 };
-
-export function ratios(summaries: Summary[]): Ratio[] {
+export function ratios(summaries: Summary[]): UploadRatio[] {
   return summaries.flatMap((other) => {
-    if (other.side === "sdk") return [];
     const sdk = summaries.find((s) => s.storage === other.storage && s.side === "sdk");
-    if (!sdk) return [];
-    const ratio = round(sdk.medianMibPerSecond / other.medianMibPerSecond, 3);
-    const target = TARGETS[other.side] ?? null;
-    return [
-      { storage: other.storage, against: other.side, ratio, target, met: target === null ? null : ratio >= target },
-    ];
+    if (other.side === "sdk" || !sdk) return [];
+    return [{ storage: other.storage, against: other.side, ...ratioOf(sdk, other, TARGETS[other.side] ?? null) }];
   });
 }
 
-export function formatReport(samples: Sample[], summaries: Summary[], found: Ratio[], totalBytes: number): string {
-  const rounds = Math.max(...samples.map((s) => s.round)) + 1;
-  const figures = markdownTable(
-    [
-      "storage",
-      "side",
-      ...Array.from({ length: rounds }, (_, i) => `round ${i + 1}`),
-      "median time",
-      "median throughput",
-      "SDK: asset created after",
-    ],
-    summaries.map((m) => [
-      m.storage,
-      m.side,
-      ...Array.from({ length: rounds }, (_, i) => {
-        const sample = samples.find((s) => s.storage === m.storage && s.side === m.side && s.round === i);
-        return sample ? `${sample.seconds.toFixed(2)} s` : "-";
-      }),
-      `${m.medianSeconds.toFixed(2)} s`,
-      `${m.medianMibPerSecond.toFixed(1)} MiB/s`,
-      m.medianCreatedAfter === undefined ? "-" : `${m.medianCreatedAfter.toFixed(2)} s`,
-    ]),
-  );
-  const targets = markdownTable(
-    ["storage", "SDK / side", "ratio (median throughputs)", "target", "verdict"],
-    found.map((r) => [
-      r.storage,
-      `sdk / ${r.against}`,
-      r.ratio.toFixed(3),
-      r.target === null ? "none (reference)" : `>= ${r.target}`,
-      r.met === null ? "-" : r.met ? "met" : "MISSED",
-    ]),
+export function formatReport(
+  samples: Sample[],
+  summaries: Summary[],
+  found: UploadRatio[],
+  totalBytes: number,
+): string {
+  const rounds = roundsOf(samples);
+  const figures = figuresTable({
+    rounds,
+    leading: ["storage", "side"],
+    trailing: ["SDK: asset created after"],
+    rows: summaries.map((m) => ({
+      leading: [m.storage, m.side],
+      samples: samples.filter((s) => s.storage === m.storage && s.side === m.side),
+      summary: m,
+      trailing: [m.medianCreatedAfter === undefined ? "-" : `${m.medianCreatedAfter.toFixed(2)} s`],
+    })),
+  });
+  const targets = ratioTable(
+    ["storage", "SDK / side"],
+    found.map((r) => ({ cells: [r.storage, `sdk / ${r.against}`], ratio: r })),
   );
   return paragraphs(
     `Upload of a ${formatBytes(totalBytes)} checkpoint directory (${rounds} round(s), alternating order)`,
