@@ -2,10 +2,7 @@
 // .ci/minio, named by TEST_MINIO_BIN, and started through the harness's own startMinio. It is a
 // process of its own (Go, not JavaScript), so its memory and CPU are never counted as the server's.
 import { rmSync } from "node:fs";
-import type { StorageDriver } from "@methodic/server/testing";
-// The harness builds startMinio and minioBinary but its index does not export them: they are taken
-// from its built module, so that MinIO starts exactly as it does in the tests.
-import { minioBinary, startMinio } from "../../apps/server/dist/testing/minio.js";
+import { minioBinary, type StorageDriver, startMinio } from "@methodic/server/testing";
 import { Skipped } from "./benchmark.js";
 import { createBucket, type S3Target } from "./s3.js";
 

@@ -11,6 +11,7 @@ export {
   type TestDatabase,
   testDatabase,
 } from "./databases.js";
+export { type Minio, minioBinary, type S3Endpoint, startMinio } from "./minio.js";
 export { freePort } from "./ports.js";
 export { killAll, type ProcessExit, type SpawnedProcess, spawnNode, spawnProcess } from "./processes.js";
 export {
