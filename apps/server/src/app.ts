@@ -1,10 +1,10 @@
-import { randomBytes } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyLoggerOptions, type FastifyRequest, LogController } from "fastify";
 import fp from "fastify-plugin";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { Config } from "./config.js";
 import type { DatabaseTarget } from "./db/client.js";
 import { authPlugin } from "./plugins/auth.js";
+import { connectionsPlugin, newRequestId, serverOptions } from "./plugins/connections.js";
 import { dataDirPlugin } from "./plugins/data-dir.js";
 import { databasePlugin, databaseTarget } from "./plugins/database.js";
 import { docsPlugin } from "./plugins/docs.js";
@@ -48,6 +48,7 @@ export const chronicle = fp(async (app: FastifyInstance, opts: AppOptions) => {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   await app.register(errorsPlugin);
+  await app.register(connectionsPlugin, { limits: opts.config.http });
   app.decorate("config", opts.config);
   const database = opts.database ?? databaseTarget(opts.config);
   const embedded = database.driver === "pglite" && database.dataDir !== null;
@@ -76,9 +77,9 @@ export function buildApp(opts: AppOptions & { logger?: LoggerOverrides }): Fasti
       opts.logger === false
         ? false
         : { level: opts.config.logLevel, redact: ["req.headers.authorization"], serializers, ...opts.logger },
+    ...serverOptions(opts.config.http),
     bodyLimit: BODY_LIMIT,
-    // Our own ids, never a client's: a log line must not be forged from outside.
-    genReqId: () => `req_${randomBytes(12).toString("base64url")}`,
+    genReqId: newRequestId,
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: "request_id" }),
     // Start-up may wait out a crashed server's data dir lock, then initialise the embedded database.

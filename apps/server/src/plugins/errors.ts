@@ -68,7 +68,7 @@ function toApiError(err: FastifyError): ApiError {
   return new ApiError("internal", "The server failed to handle this request; it has been logged.");
 }
 
-function errorBody(err: ApiError, requestId: string): ErrorBody {
+export function errorBody(err: ApiError, requestId: string): ErrorBody {
   return {
     error: {
       code: err.code,
