@@ -100,6 +100,7 @@ export const errorsPlugin = fp(async (app: FastifyInstance) => {
       if (apiError.code === "unavailable") request.log.warn({ err }, apiError.message);
       else request.log.error({ err }, "request failed");
     }
+    if (apiError.headers) reply.headers(apiError.headers);
     return reply.code(apiError.status).send(errorBody(apiError, request.id));
   });
 
