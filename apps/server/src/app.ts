@@ -10,6 +10,7 @@ import { databasePlugin, databaseTarget } from "./plugins/database.js";
 import { docsPlugin } from "./plugins/docs.js";
 import { errorsPlugin } from "./plugins/errors.js";
 import { housekeepingPlugin } from "./plugins/housekeeping.js";
+import { securityHeadersPlugin } from "./plugins/security-headers.js";
 import { storagePlugin } from "./plugins/storage.js";
 import { assetRoutes } from "./routes/assets.js";
 import { experimentRoutes } from "./routes/experiments.js";
@@ -48,6 +49,7 @@ export const chronicle = fp(async (app: FastifyInstance, opts: AppOptions) => {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   await app.register(errorsPlugin);
+  await app.register(securityHeadersPlugin);
   await app.register(connectionsPlugin, { limits: opts.config.http });
   app.decorate("config", opts.config);
   const database = opts.database ?? databaseTarget(opts.config);

@@ -3,6 +3,7 @@ import { sql } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { FAILED_AUTH_LIMITS } from "../src/lib/failure-limiter.js";
+import { HTML_CONTENT_SECURITY_POLICY } from "../src/plugins/security-headers.js";
 import { ADMIN_TOKEN, startApp } from "./support/app.js";
 import { captureLogs } from "./support/logs.js";
 
@@ -250,5 +251,35 @@ describe("failed authentications", () => {
     } finally {
       await app.db.execute(sql`alter table tokens_away rename to tokens`);
     }
+  });
+});
+
+describe("security headers", () => {
+  test("every answer carries x-content-type-options: nosniff", async () => {
+    const answers = await Promise.all([
+      app.inject({ method: "GET", url: "/healthz" }),
+      app.inject({ method: "GET", url: "/openapi.json" }),
+      app.inject({ method: "GET", url: "/docs/" }),
+      app.inject({ method: "GET", url: "/v1/experiments" }),
+      app.inject({ method: "GET", url: "/v1/experiments", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }),
+      app.inject({
+        method: "GET",
+        url: "/v1/experiments?limit=abc",
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      }),
+      app.inject({ method: "GET", url: "/no/such/route" }),
+    ]);
+    expect(answers.map((res) => res.statusCode)).toEqual([200, 200, 200, 401, 200, 400, 404]);
+    for (const res of answers) expect(res.headers["x-content-type-options"]).toBe("nosniff");
+  });
+
+  test("the HTML pages carry a Content-Security-Policy; other answers need none", async () => {
+    const docs = await app.inject({ method: "GET", url: "/docs/" });
+    expect(docs.headers["content-type"]).toMatch(/^text\/html/);
+    expect(docs.headers["content-security-policy"]).toBe(HTML_CONTENT_SECURITY_POLICY);
+    expect(HTML_CONTENT_SECURITY_POLICY).toContain("script-src 'self'");
+    expect(HTML_CONTENT_SECURITY_POLICY).toContain("frame-ancestors 'none'");
+    const json = await app.inject({ method: "GET", url: "/openapi.json" });
+    expect(json.headers["content-security-policy"]).toBeUndefined();
   });
 });
