@@ -1,8 +1,9 @@
-import Fastify, { type FastifyInstance, type FastifyLoggerOptions, type FastifyRequest, LogController } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyLoggerOptions, LogController } from "fastify";
 import fp from "fastify-plugin";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { Config } from "./config.js";
 import type { DatabaseTarget } from "./db/client.js";
+import { logRedact, logSerializers } from "./lib/logging.js";
 import { authPlugin } from "./plugins/auth.js";
 import { connectionsPlugin, newRequestId, serverOptions } from "./plugins/connections.js";
 import { dataDirPlugin } from "./plugins/data-dir.js";
@@ -32,14 +33,6 @@ export interface AppOptions {
   /** Overrides the database that the configuration picks (tests use an in-memory PGlite). */
   database?: DatabaseTarget;
 }
-
-/** A signed URL's query string is a credential: it never reaches the log. */
-const serializers = {
-  req(request: FastifyRequest) {
-    const url = request.url.startsWith("/v1/blobs/") ? request.url.split("?")[0] : request.url;
-    return { method: request.method, url, host: request.host, remoteAddress: request.ip };
-  },
-};
 
 /** Request bodies up to 16 MiB: a 10,000-component manifest fits. */
 const BODY_LIMIT = 16 * 1024 * 1024;
@@ -78,7 +71,7 @@ export function buildApp(opts: AppOptions & { logger?: LoggerOverrides }): Fasti
     logger:
       opts.logger === false
         ? false
-        : { level: opts.config.logLevel, redact: ["req.headers.authorization"], serializers, ...opts.logger },
+        : { level: opts.config.logLevel, redact: logRedact, serializers: logSerializers, ...opts.logger },
     ...serverOptions(opts.config.http),
     bodyLimit: BODY_LIMIT,
     genReqId: newRequestId,
