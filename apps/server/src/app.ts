@@ -1,15 +1,17 @@
-import { randomBytes } from "node:crypto";
-import Fastify, { type FastifyInstance, type FastifyLoggerOptions, type FastifyRequest, LogController } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyLoggerOptions, LogController } from "fastify";
 import fp from "fastify-plugin";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { Config } from "./config.js";
 import type { DatabaseTarget } from "./db/client.js";
+import { logRedact, logSerializers } from "./lib/logging.js";
 import { authPlugin } from "./plugins/auth.js";
+import { connectionsPlugin, newRequestId, serverOptions } from "./plugins/connections.js";
 import { dataDirPlugin } from "./plugins/data-dir.js";
 import { databasePlugin, databaseTarget } from "./plugins/database.js";
 import { docsPlugin } from "./plugins/docs.js";
 import { errorsPlugin } from "./plugins/errors.js";
 import { housekeepingPlugin } from "./plugins/housekeeping.js";
+import { securityHeadersPlugin } from "./plugins/security-headers.js";
 import { storagePlugin } from "./plugins/storage.js";
 import { assetRoutes } from "./routes/assets.js";
 import { experimentRoutes } from "./routes/experiments.js";
@@ -32,14 +34,6 @@ export interface AppOptions {
   database?: DatabaseTarget;
 }
 
-/** A signed URL's query string is a credential: it never reaches the log. */
-const serializers = {
-  req(request: FastifyRequest) {
-    const url = request.url.startsWith("/v1/blobs/") ? request.url.split("?")[0] : request.url;
-    return { method: request.method, url, host: request.host, remoteAddress: request.ip };
-  },
-};
-
 /** Request bodies up to 16 MiB: a 10,000-component manifest fits. */
 const BODY_LIMIT = 16 * 1024 * 1024;
 
@@ -48,6 +42,8 @@ export const chronicle = fp(async (app: FastifyInstance, opts: AppOptions) => {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   await app.register(errorsPlugin);
+  await app.register(securityHeadersPlugin);
+  await app.register(connectionsPlugin, { limits: opts.config.http });
   app.decorate("config", opts.config);
   const database = opts.database ?? databaseTarget(opts.config);
   const embedded = database.driver === "pglite" && database.dataDir !== null;
@@ -75,10 +71,10 @@ export function buildApp(opts: AppOptions & { logger?: LoggerOverrides }): Fasti
     logger:
       opts.logger === false
         ? false
-        : { level: opts.config.logLevel, redact: ["req.headers.authorization"], serializers, ...opts.logger },
+        : { level: opts.config.logLevel, redact: logRedact, serializers: logSerializers, ...opts.logger },
+    ...serverOptions(opts.config.http),
     bodyLimit: BODY_LIMIT,
-    // Our own ids, never a client's: a log line must not be forged from outside.
-    genReqId: () => `req_${randomBytes(12).toString("base64url")}`,
+    genReqId: newRequestId,
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: "request_id" }),
     // Start-up may wait out a crashed server's data dir lock, then initialise the embedded database.

@@ -27,6 +27,14 @@ describe("loadConfig", () => {
       uploadUrlTtlS: 3600,
       partSize: 67_108_864,
       pendingAssetTtlS: 604_800,
+      http: {
+        headersTimeoutMs: 60_000,
+        keepAliveTimeoutMs: 5_000,
+        idleTimeoutMs: 300_000,
+        maxConnections: 1024,
+        bodyMinRate: 1024,
+        bodyRateWindowMs: 30_000,
+      },
       logLevel: "info",
     });
   });
@@ -49,6 +57,9 @@ describe("loadConfig", () => {
       METHODIC_UPLOAD_URL_TTL_S: "600",
       METHODIC_PART_SIZE: String(8 * 1024 * 1024),
       METHODIC_PENDING_ASSET_TTL_S: "3600",
+      METHODIC_MAX_CONNECTIONS: "200",
+      METHODIC_KEEP_ALIVE_TIMEOUT_S: "75",
+      METHODIC_BODY_MIN_RATE: "100",
       LOG_LEVEL: "warn",
     });
     expect(config).toEqual({
@@ -71,6 +82,14 @@ describe("loadConfig", () => {
       uploadUrlTtlS: 600,
       partSize: 8 * 1024 * 1024,
       pendingAssetTtlS: 3600,
+      http: {
+        headersTimeoutMs: 60_000,
+        keepAliveTimeoutMs: 75_000,
+        idleTimeoutMs: 300_000,
+        maxConnections: 200,
+        bodyMinRate: 100,
+        bodyRateWindowMs: 30_000,
+      },
       logLevel: "warn",
     });
   });
@@ -111,6 +130,9 @@ describe("loadConfig", () => {
     ["METHODIC_UPLOAD_URL_TTL_S", "999999999"],
     ["METHODIC_PART_SIZE", "1048576"],
     ["METHODIC_PENDING_ASSET_TTL_S", "-1"],
+    ["METHODIC_MAX_CONNECTIONS", "0"],
+    ["METHODIC_KEEP_ALIVE_TIMEOUT_S", "0.5"],
+    ["METHODIC_BODY_MIN_RATE", "fast"],
     ["LOG_LEVEL", "loud"],
   ] as const)("%s=%s is refused with one line naming it", ([name, value]) => {
     const env = { [name]: value, ...(name.startsWith("S3_") && { S3_BUCKET: "bucket" }) };

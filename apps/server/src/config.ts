@@ -33,6 +33,10 @@ const Env = z.object({
   // S3 multipart parts are 5 MiB to 5 GiB.
   METHODIC_PART_SIZE: int(5 * MiB, 5 * 1024 * MiB).default(64 * MiB),
   METHODIC_PENDING_ASSET_TTL_S: int(60, 365 * 86_400).default(604_800),
+  METHODIC_MAX_CONNECTIONS: int(1, 1_000_000).default(1024),
+  // Behind a load balancer, longer than its idle timeout, so that it never reuses a connection we close.
+  METHODIC_KEEP_ALIVE_TIMEOUT_S: int(1, 3600).default(5),
+  METHODIC_BODY_MIN_RATE: int(1, 1024 * MiB).default(1024),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   // Read here only so that a configuration given whole (not from process.env) carries them; the AWS
   // SDK's own chain (profiles, instance roles, ...) applies when they are unset.
@@ -54,6 +58,24 @@ export interface S3Config {
   credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
 }
 
+/**
+ * How the server guards its connections against clients that are slow or gone (docs/api.md, Limits).
+ * Those users tune come from the environment; the others are fixed here (tests shorten them).
+ */
+export interface HttpLimits {
+  /** Time a client has to send a request's headers, from its connection or its previous request. */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long. */
+  keepAliveTimeoutMs: number;
+  /** A connection on which nothing moves for this long while a request is in progress is closed. */
+  idleTimeoutMs: number;
+  /** Connections beyond this many at once are closed as they arrive. */
+  maxConnections: number;
+  /** A request body must arrive at this many bytes per second or more, averaged over each window. */
+  bodyMinRate: number;
+  bodyRateWindowMs: number;
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -70,6 +92,7 @@ export interface Config {
   uploadUrlTtlS: number;
   partSize: number;
   pendingAssetTtlS: number;
+  http: HttpLimits;
   logLevel: z.infer<typeof Env>["LOG_LEVEL"];
 }
 
@@ -149,6 +172,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadUrlTtlS: e.METHODIC_UPLOAD_URL_TTL_S,
     partSize: e.METHODIC_PART_SIZE,
     pendingAssetTtlS: e.METHODIC_PENDING_ASSET_TTL_S,
+    http: {
+      headersTimeoutMs: 60_000,
+      keepAliveTimeoutMs: e.METHODIC_KEEP_ALIVE_TIMEOUT_S * 1000,
+      // Long enough for S3 to complete a multipart upload of many parts, which can take minutes.
+      idleTimeoutMs: 300_000,
+      maxConnections: e.METHODIC_MAX_CONNECTIONS,
+      bodyMinRate: e.METHODIC_BODY_MIN_RATE,
+      bodyRateWindowMs: 30_000,
+    },
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -8,6 +8,8 @@ export class ApiError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly details?: Record<string, unknown>,
+    /** Headers the answer carries besides the error body (`Retry-After`). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }

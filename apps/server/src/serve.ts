@@ -23,6 +23,8 @@ export function startupMessage(err: unknown): string | undefined {
  */
 export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<Serving> {
   const config = loadConfig(env);
+  // Whatever this process creates (the local blobs, the data dir's other files) is its owner's only.
+  process.umask(0o077);
   const app = buildApp({ config });
   try {
     await app.listen({ port: config.port, host: config.host });

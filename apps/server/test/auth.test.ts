@@ -1,6 +1,9 @@
 import { createHash } from "node:crypto";
+import { sql } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { FAILED_AUTH_LIMITS } from "../src/lib/failure-limiter.js";
+import { HTML_CONTENT_SECURITY_POLICY } from "../src/plugins/security-headers.js";
 import { ADMIN_TOKEN, startApp } from "./support/app.js";
 import { captureLogs } from "./support/logs.js";
 
@@ -190,5 +193,93 @@ describe("tokens", () => {
     const text = log.text();
     expect(text).toContain(upload.pathname);
     for (const url of [upload, get]) expect(text).not.toContain(url.searchParams.get("sig"));
+  });
+});
+
+describe("failed authentications", () => {
+  /** A request from another client address than every other test's. */
+  const from = (remoteAddress: string, token: string) =>
+    app.inject({ method: "GET", url: "/v1/experiments", remoteAddress, headers: { authorization: `Bearer ${token}` } });
+  const badToken = (i: number) => `mth_guess-${i}-${Math.random().toString(36).slice(2)}`;
+
+  test("are limited per client address: 429 rate_limited with Retry-After, while valid tokens go on working", async () => {
+    const stored = await createToken("read", "used from a busy address");
+    expect((await from("10.1.0.1", stored.token)).statusCode).toBe(200);
+    for (let i = 0; i < FAILED_AUTH_LIMITS.burst; i++) {
+      const res = await from("10.1.0.1", badToken(i));
+      expect(res.statusCode, `failure ${i}`).toBe(401);
+    }
+    const limited = await from("10.1.0.1", badToken(-1));
+    expect(limited.statusCode).toBe(429);
+    expect(limited.headers["retry-after"]).toMatch(/^[1-9]\d*$/);
+    expect(limited.json()).toEqual({
+      error: {
+        code: "rate_limited",
+        message: `Too many failed authentications from this address; try again in ${limited.headers["retry-after"]} s.`,
+        request_id: limited.headers["x-request-id"],
+      },
+    });
+    // Successful requests are never limited: the admin token, and a token that passed before.
+    expect((await from("10.1.0.1", ADMIN_TOKEN)).statusCode).toBe(200);
+    for (let i = 0; i < 50; i++) expect((await from("10.1.0.1", stored.token)).statusCode).toBe(200);
+    // Another address is not limited by this one's failures; the hosts of one IPv6 /64 share a
+    // budget, and another /64 has its own.
+    expect((await from("10.1.0.2", badToken(0))).statusCode).toBe(401);
+    for (let i = 0; i < FAILED_AUTH_LIMITS.burst; i++) await from(`2001:db8:1:2::${i.toString(16)}`, badToken(i));
+    expect((await from("2001:db8:1:2::ffff", badToken(0))).statusCode).toBe(429);
+    expect((await from("2001:db8:1:3::1", badToken(0))).statusCode).toBe(401);
+  });
+
+  test("of a token already refused cost no database query", async () => {
+    const repeated = badToken(0);
+    expect((await from("10.2.0.1", repeated)).statusCode).toBe(401);
+    // With the tokens table gone, any lookup fails (500); a repeat of the refused token needs none.
+    await app.db.execute(sql`alter table tokens rename to tokens_away`);
+    try {
+      expect((await from("10.2.0.1", repeated)).statusCode).toBe(401);
+      expect((await from("10.2.0.1", badToken(1))).statusCode).toBe(500);
+    } finally {
+      await app.db.execute(sql`alter table tokens_away rename to tokens`);
+    }
+  });
+
+  test("of a limited address cost no database query either", async () => {
+    for (let i = 0; i < FAILED_AUTH_LIMITS.burst; i++) await from("10.3.0.1", badToken(i));
+    await app.db.execute(sql`alter table tokens rename to tokens_away`);
+    try {
+      for (let i = 0; i < 5; i++) expect((await from("10.3.0.1", badToken(i))).statusCode).toBe(429);
+    } finally {
+      await app.db.execute(sql`alter table tokens_away rename to tokens`);
+    }
+  });
+});
+
+describe("security headers", () => {
+  test("every answer carries x-content-type-options: nosniff", async () => {
+    const answers = await Promise.all([
+      app.inject({ method: "GET", url: "/healthz" }),
+      app.inject({ method: "GET", url: "/openapi.json" }),
+      app.inject({ method: "GET", url: "/docs/" }),
+      app.inject({ method: "GET", url: "/v1/experiments" }),
+      app.inject({ method: "GET", url: "/v1/experiments", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }),
+      app.inject({
+        method: "GET",
+        url: "/v1/experiments?limit=abc",
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      }),
+      app.inject({ method: "GET", url: "/no/such/route" }),
+    ]);
+    expect(answers.map((res) => res.statusCode)).toEqual([200, 200, 200, 401, 200, 400, 404]);
+    for (const res of answers) expect(res.headers["x-content-type-options"]).toBe("nosniff");
+  });
+
+  test("the HTML pages carry a Content-Security-Policy; other answers need none", async () => {
+    const docs = await app.inject({ method: "GET", url: "/docs/" });
+    expect(docs.headers["content-type"]).toMatch(/^text\/html/);
+    expect(docs.headers["content-security-policy"]).toBe(HTML_CONTENT_SECURITY_POLICY);
+    expect(HTML_CONTENT_SECURITY_POLICY).toContain("script-src 'self'");
+    expect(HTML_CONTENT_SECURITY_POLICY).toContain("frame-ancestors 'none'");
+    const json = await app.inject({ method: "GET", url: "/openapi.json" });
+    expect(json.headers["content-security-policy"]).toBeUndefined();
   });
 });

@@ -4,7 +4,34 @@ import prettyBytes from "pretty-bytes";
 
 export const bytes = (n: number) => prettyBytes(n, { binary: true });
 
-/** One JSON document on stdout, for scripts. */
+/**
+ * Characters a terminal acts on rather than shows: C0 controls (escape sequences, newlines, carriage
+ * returns, backspaces, bells), DEL and the C1 controls (U+009B opens a control sequence too), and the
+ * Unicode marks that reorder text or break lines.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its purpose
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/**
+ * Text from the server as the terminal is to show it: every control character written as an escape
+ * (`\x1b`, `\n`, `\u202e`), so that what a name or message holds can neither move the cursor,
+ * recolour, clear or retitle the terminal, nor pass itself off as another line or cell.
+ */
+export function terminalText(text: string): string {
+  return text.replace(CONTROL, (c) => {
+    const code = c.charCodeAt(0);
+    return NAMED[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`);
+  });
+}
+
+/** One line on a stream, its control characters escaped (it may hold what the server said). */
+export function printLine(line: string, stream: NodeJS.WritableStream = process.stdout): void {
+  stream.write(`${terminalText(line)}\n`);
+}
+
+/** One JSON document on stdout, for scripts: exactly what the API answered, not escaped for a terminal. */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
@@ -41,16 +68,16 @@ export function printTable<T>(items: T[], columns: Record<string, (item: T) => u
 
 /** One record as `key  value` lines; nested values as compact JSON. */
 export function printRecord(record: Record<string, unknown>): void {
-  const width = Math.max(...Object.keys(record).map((k) => k.length));
+  const width = Math.max(...Object.keys(record).map((k) => terminalText(k).length));
   for (const [key, value] of Object.entries(record)) {
-    process.stdout.write(`${key.padEnd(width)}  ${cellText(value)}\n`);
+    process.stdout.write(`${terminalText(key).padEnd(width)}  ${cellText(value)}\n`);
   }
 }
 
+/** A value as one table cell or record line: escaped, so that it stays on its line. */
 function cellText(value: unknown): string {
   if (value === null || value === undefined) return "-";
-  if (typeof value === "object") return JSON.stringify(value);
-  return String(value);
+  return terminalText(typeof value === "object" ? JSON.stringify(value) : String(value));
 }
 
 /** `2026-11-27T07:44:29.123Z` as `2026-11-27 07:44:29`, for tables. */

@@ -41,6 +41,9 @@ async function rest(path: string): Promise<unknown> {
   return items;
 }
 
+/** A regular expression source that matches `text` as it is. */
+const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
 const sha256 = async (path: string) =>
   createHash("sha256")
     .update(await readFile(path))
@@ -188,6 +191,31 @@ describe("browsing", () => {
     for (let i = 0; i < 105; i++) await admin.createExperiment({ id: `page-${String(i).padStart(3, "0")}` });
     const all = JSON.parse((await run(["experiments", "ls", "--json"], env)).stdout) as { id: string }[];
     expect(all.filter((e) => e.id.startsWith("page-"))).toHaveLength(105);
+  });
+
+  test("control characters from the server are escaped in tables and records; --json prints them exactly", async () => {
+    // Escape sequences that would clear the screen, retitle the window and recolour the text, a line
+    // that would pass for a row of its own, and a mark that reverses what follows.
+    const name = "evil\u001b[2J\u001b]0;owned\u0007\nghost  row\r\u009b31m\u202edone\ttab";
+    await admin.createExperiment({ id: "controls", name });
+    const shown = "evil\\x1b[2J\\x1b]0;owned\\x07\\nghost  row\\r\\x9b31m\\u202edone\\ttab";
+    /** The characters of a printout that a terminal would act on (line breaks aside). */
+    const controls = (text: string) =>
+      [...text].filter((c) => c !== "\n" && (c < " " || (c >= "\u007f" && c <= "\u009f") || c === "\u202e"));
+
+    const table = await run(["experiments", "ls"], env);
+    expect(table.code).toBe(0);
+    expect(controls(table.stdout)).toEqual([]);
+    const row = table.stdout.split("\n").find((line) => line.startsWith("controls "));
+    expect(row).toMatch(new RegExp(`^controls +${literal(shown)} `));
+    expect(table.stdout).not.toMatch(/^ghost/m);
+
+    const record = await run(["experiments", "show", "controls"], env);
+    expect(controls(record.stdout)).toEqual([]);
+    expect(record.stdout).toMatch(new RegExp(`^name +${literal(shown)}$`, "m"));
+
+    const json = await run(["experiments", "show", "controls", "--json"], env);
+    expect(JSON.parse(json.stdout).name).toBe(name);
   });
 
   test("inputs link, ls and unlink", async () => {

@@ -52,10 +52,24 @@ describe("route table", () => {
   test("the codes a route's shape implies are derived; the others are its own", () => {
     const { createAsset, healthz, listExperiments, heartbeat } = routes;
     expect(healthz.errors).toEqual(["internal", "unavailable"]);
-    expect(listExperiments.errors).toEqual(["invalid_request", "unauthorized", "forbidden", "internal", "unavailable"]);
+    expect(listExperiments.errors).toEqual([
+      "invalid_request",
+      "unauthorized",
+      "forbidden",
+      "rate_limited",
+      "internal",
+      "unavailable",
+    ]);
     expect(heartbeat.errors).not.toContain("payload_too_large");
     expect(createAsset.errors).toEqual(
-      expect.arrayContaining(["invalid_request", "payload_too_large", "unsupported_media_type", "run_finished"]),
+      expect.arrayContaining([
+        "invalid_request",
+        "rate_limited",
+        "payload_too_large",
+        "unsupported_media_type",
+        "request_timeout",
+        "run_finished",
+      ]),
     );
   });
 

@@ -12,6 +12,7 @@ export const ERROR_STATUS = {
   variation_not_found: 404,
   run_not_found: 404,
   asset_not_found: 404,
+  request_timeout: 408,
   already_exists: 409,
   run_finished: 409,
   run_state_conflict: 409,
@@ -22,6 +23,7 @@ export const ERROR_STATUS = {
   asset_not_inline: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  rate_limited: 429,
   internal: 500,
   unavailable: 503,
 } as const satisfies Record<string, number>;

@@ -31,8 +31,9 @@ export interface RouteSpec {
   responses: Record<number, z.ZodType>;
   /**
    * The error codes this route answers besides those its shape implies (`invalid_request` for a route
-   * with input, `unauthorized` and `forbidden` for one that needs a token, `payload_too_large` and
-   * `unsupported_media_type` for one with a body, `internal` and `unavailable` for all).
+   * with input, `unauthorized`, `forbidden` and `rate_limited` for one that needs a token,
+   * `payload_too_large`, `unsupported_media_type` and `request_timeout` for one with a body, `internal`
+   * and `unavailable` for all).
    */
   errors?: readonly ErrorCode[];
   /** For a POST: whether a repeat is safe (see Idempotency); other methods are safe by their nature. */
@@ -50,8 +51,8 @@ export interface RouteDef extends RouteSpec {
 export function derivedErrors(route: RouteSpec): ErrorCode[] {
   return [
     ...(route.params || route.query || route.headers || route.body ? (["invalid_request"] as const) : []),
-    ...(route.access !== "none" ? (["unauthorized", "forbidden"] as const) : []),
-    ...(route.body ? (["payload_too_large", "unsupported_media_type"] as const) : []),
+    ...(route.access !== "none" ? (["unauthorized", "forbidden", "rate_limited"] as const) : []),
+    ...(route.body ? (["payload_too_large", "unsupported_media_type", "request_timeout"] as const) : []),
     "internal",
     "unavailable",
   ];

@@ -10,6 +10,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
+import { ownerOnlyPgliteFs } from "../lib/owner-only.js";
 import { pgliteWasmModule } from "../lib/pglite-wasm.js";
 import * as schema from "./schema/index.js";
 
@@ -128,7 +129,8 @@ async function openPglite({
   const start = from ?? (dataDir === null ? undefined : await seedFor(dataDir));
   const client = await PGlite.create({
     pgliteWasmModule: await pgliteWasmModule(),
-    ...(dataDir !== null && { dataDir }),
+    // Its files are readable and writable by their owner only, like everything in the data dir.
+    ...(dataDir !== null && { fs: await ownerOnlyPgliteFs(dataDir) }),
     ...(start && { loadDataDir: start }),
     ...(settings && { postgresqlconf: settings }),
   });

@@ -1,7 +1,9 @@
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import fs from "node:fs";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import lockfile from "proper-lockfile";
+import { makeOwnerOnlyDir } from "./owner-only.js";
 
 export class DataDirLockedError extends Error {
   override name = "DataDirLockedError";
@@ -37,7 +39,7 @@ export async function lockDataDir(
   events: { onWait: (message: string) => void; onLost: (err: Error) => void },
 ): Promise<() => Promise<void>> {
   const dir = resolve(dataDir);
-  await mkdir(dir, { recursive: true });
+  await makeOwnerOnlyDir(dir);
   const holderPath = join(dir, "server.pid");
   const options = {
     lockfilePath: join(dir, "server.lock"),
@@ -45,6 +47,11 @@ export async function lockDataDir(
     update: UPDATE_MS,
     realpath: false,
     onCompromised: events.onLost,
+    // The lock is a directory: for its owner only, like everything in the data dir.
+    fs: {
+      ...fs,
+      mkdir: (path: string, callback: (err: NodeJS.ErrnoException | null) => void) => fs.mkdir(path, 0o700, callback),
+    },
   };
   const refuse = (holder: Holder | null) =>
     new DataDirLockedError(
@@ -76,7 +83,7 @@ export async function lockDataDir(
       throw retryErr;
     }
   }
-  await writeFile(holderPath, JSON.stringify({ pid: process.pid, host: hostname() } satisfies Holder));
+  await writeFile(holderPath, JSON.stringify({ pid: process.pid, host: hostname() } satisfies Holder), { mode: 0o600 });
   return async () => {
     await rm(holderPath, { force: true });
     await release();

@@ -41,7 +41,7 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: AuthPluginOption
   app.addHook("onRequest", async (request) => {
     const access = request.routeOptions.config.access;
     if (access === undefined || access === "none") return;
-    const principal = await authenticator.authenticate(request.headers.authorization);
+    const principal = await authenticator.authenticate(request.headers.authorization, request.ip);
     authenticator.authorize(principal, access);
     request.principal = principal;
   });

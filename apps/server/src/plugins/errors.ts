@@ -68,7 +68,7 @@ function toApiError(err: FastifyError): ApiError {
   return new ApiError("internal", "The server failed to handle this request; it has been logged.");
 }
 
-function errorBody(err: ApiError, requestId: string): ErrorBody {
+export function errorBody(err: ApiError, requestId: string): ErrorBody {
   return {
     error: {
       code: err.code,
@@ -97,9 +97,12 @@ export const errorsPlugin = fp(async (app: FastifyInstance) => {
     }
     const apiError = toApiError(err);
     if (apiError.status >= 500) {
-      if (apiError.code === "unavailable") request.log.warn({ err }, apiError.message);
-      else request.log.error({ err }, "request failed");
+      // The route, not the URL: its query string may hold values that have no place in the log.
+      const route = request.routeOptions.url;
+      if (apiError.code === "unavailable") request.log.warn({ err, route }, apiError.message);
+      else request.log.error({ err, route }, "request failed");
     }
+    if (apiError.headers) reply.headers(apiError.headers);
     return reply.code(apiError.status).send(errorBody(apiError, request.id));
   });
 

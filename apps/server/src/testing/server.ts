@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { buildApp, type LoggerOverrides } from "../app.js";
-import { type Config, loadConfig } from "../config.js";
+import { type Config, type HttpLimits, loadConfig } from "../config.js";
 import type { DatabaseTarget } from "../db/client.js";
 import { type DatabaseDriver, type TestDatabase, testDatabase } from "./databases.js";
 import { type StorageDriver, startS3, type TestS3 } from "./storage.js";
@@ -32,6 +32,8 @@ export interface TestServerOptions {
   /** Where the data dir goes (TEST_TMP_ROOT, else the system's temp dir). */
   tmpRoot?: string;
   logger?: LoggerOverrides;
+  /** Connection limits beyond what `env` can set (short timeouts, so tests need not wait them out). */
+  http?: Partial<HttpLimits>;
   /** A database the caller owns (several apps on one database), instead of a fresh one. */
   databaseTarget?: DatabaseTarget;
   /** An S3 server the caller owns, instead of a fresh one (with storage "s3"). */
@@ -87,6 +89,7 @@ export async function startApp(options: TestServerOptions = {}): Promise<TestApp
       ...s3?.env,
       ...options.env,
     });
+    config.http = { ...config.http, ...options.http };
     const app = buildApp({ config, database: database.target, logger: options.logger ?? false });
     cleanups.push(() => app.close());
     const received = s3?.received ?? { blobBytes: 0 };

@@ -2,7 +2,7 @@ import { Chronicle, credentialsPath, saveCredentials } from "@methodic/sdk";
 import { type Command, Option } from "commander";
 import { chronicleFor, type GlobalOptions } from "../context.js";
 import { UsageError } from "../errors.js";
-import { printJson, printTable, when } from "../output.js";
+import { printJson, printLine, printTable, when } from "../output.js";
 
 export function registerAuth(program: Command): void {
   program
@@ -34,8 +34,8 @@ export function registerAuth(program: Command): void {
       const created = await chronicleFor(command).createToken({ name: options.name, scope: options.scope });
       if (options.json) printJson(created);
       else {
-        process.stdout.write(`${created.token}\n`);
-        process.stderr.write(`Created ${created.scope} token ${created.id}. Its secret is shown only this once.\n`);
+        printLine(created.token);
+        printLine(`Created ${created.scope} token ${created.id}. Its secret is shown only this once.`, process.stderr);
       }
     });
   token
@@ -60,6 +60,6 @@ export function registerAuth(program: Command): void {
     .argument("<id>")
     .action(async (id: string, _options, command: Command) => {
       await chronicleFor(command).revokeToken(id);
-      process.stdout.write(`Revoked token ${id}\n`);
+      printLine(`Revoked token ${id}`);
     });
 }

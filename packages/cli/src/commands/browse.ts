@@ -1,7 +1,7 @@
 import type { Asset, InputAsset, RunRecord, RunState } from "@methodic/sdk";
 import { type Command, Option } from "commander";
 import { chronicleFor, parseIndex, parseJsonObject } from "../context.js";
-import { bytes, printJson, printRecord, printTable, when } from "../output.js";
+import { bytes, printJson, printLine, printRecord, printTable, when } from "../output.js";
 
 const RUN_STATES: RunState[] = ["running", "succeeded", "failed", "lost"];
 
@@ -162,7 +162,7 @@ export function registerBrowse(program: Command): void {
       const asset = await chronicleFor(command).variation(experiment, variation).latestOutput(options.type);
       if (options.json) printJson(asset);
       else if (asset) printRecord(asset);
-      else process.stderr.write(`${experiment}/${variation} has no ready ${options.type} output\n`);
+      else printLine(`${experiment}/${variation} has no ready ${options.type} output`, process.stderr);
     });
 
   const inputs = program.command("inputs").description("assets linked to a variation as its inputs");
@@ -186,7 +186,7 @@ export function registerBrowse(program: Command): void {
     .action(async (experiment: string, variation: string, assetId: string, options, command: Command) => {
       const linked = await chronicleFor(command).variation(experiment, variation).linkInput(assetId);
       if (options.json) printJson(linked);
-      else process.stdout.write(`linked ${linked.asset_type} ${linked.id} as an input of ${experiment}/${variation}\n`);
+      else printLine(`linked ${linked.asset_type} ${linked.id} as an input of ${experiment}/${variation}`);
     });
   inputs
     .command("unlink")
@@ -196,6 +196,6 @@ export function registerBrowse(program: Command): void {
     .argument("<asset-id>")
     .action(async (experiment: string, variation: string, assetId: string, _options, command: Command) => {
       await chronicleFor(command).variation(experiment, variation).unlinkInput(assetId);
-      process.stdout.write(`unlinked ${assetId} from ${experiment}/${variation}\n`);
+      printLine(`unlinked ${assetId} from ${experiment}/${variation}`);
     });
 }

@@ -5,7 +5,7 @@ import { NotFoundError } from "@methodic/sdk";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { chronicleFor, parseJsonObject, parsePositive, parseRunRef, type RunRef } from "../context.js";
 import { Failure, UsageError } from "../errors.js";
-import { bytes, type Progress, printJson, printRecord, progress } from "../output.js";
+import { bytes, type Progress, printJson, printLine, printRecord, progress } from "../output.js";
 
 const MiB = 1024 * 1024;
 
@@ -84,7 +84,7 @@ export function registerTransfer(program: Command): void {
             u.variation === ref.variation &&
             u.run === ref.run,
         );
-      if (resuming) process.stderr.write(`resuming the interrupted upload of asset ${resuming.assetId}\n`);
+      if (resuming) printLine(`resuming the interrupted upload of asset ${resuming.assetId}`, process.stderr);
       process.stderr.write(`hashing ${dir}...\n`);
       const upload = run.uploadDirectoryAsync(dir, {
         asset_type: options.type,
@@ -97,7 +97,7 @@ export function registerTransfer(program: Command): void {
       let bar: Progress | undefined;
       upload.on("progress", ({ bytesSent, totalBytes }) => {
         if (!bar) {
-          if (bytesSent > 0) process.stderr.write(`${bytes(bytesSent)} of asset ${upload.assetId} already stored\n`);
+          if (bytesSent > 0) printLine(`${bytes(bytesSent)} of asset ${upload.assetId} already stored`, process.stderr);
           bar = progress(`uploading ${upload.assetId}`, totalBytes);
         }
         bar.update(bytesSent);
@@ -107,7 +107,7 @@ export function registerTransfer(program: Command): void {
         tracker.close();
       });
       if (options.json) printJson(asset);
-      else process.stdout.write(`${asset.id} ready: ${asset.components.length} files, ${bytes(asset.size)}\n`);
+      else printLine(`${asset.id} ready: ${asset.components.length} files, ${bytes(asset.size)}`);
     });
 
   program
