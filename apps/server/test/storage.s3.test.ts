@@ -215,15 +215,18 @@ describe("what S3 keeps of an asset", () => {
       await api.app.db.execute(
         sql`update assets set created_at = now() - interval '2 minutes' where id = ${abandoned.asset.id}`,
       );
-      for (let i = 0; i < 50; i++) {
-        const state = (await api.request({ method: "GET", url: `/v1/assets/${abandoned.asset.id}` })).body.state;
-        if (state === "aborted") break;
+      // The sweeper turns the asset aborted, then cleans storage up: wait for both.
+      const swept = async () => ({
+        state: (await api.request({ method: "GET", url: `/v1/assets/${abandoned.asset.id}` })).body.state,
+        ...(await stored(abandoned.asset.id)),
+      });
+      const cleaned = { state: "aborted", keys: [], uploads: 0 };
+      let seen = await swept();
+      for (let i = 0; i < 100 && JSON.stringify(seen) !== JSON.stringify(cleaned); i++) {
         await new Promise((resolve) => setTimeout(resolve, 200));
+        seen = await swept();
       }
-      expect((await api.request({ method: "GET", url: `/v1/assets/${abandoned.asset.id}` })).body.state).toBe(
-        "aborted",
-      );
-      expect(await stored(abandoned.asset.id)).toEqual({ keys: [], uploads: 0 });
+      expect(seen).toEqual(cleaned);
     } finally {
       await close();
     }
