@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { text } from "./values.js";
 
 const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const IDENTIFIER_RULE =
@@ -20,23 +21,25 @@ export const RunIndex = z.int().min(0).max(RUN_INDEX_MAX).describe("Run index wi
 /** RFC 3339 UTC timestamp with milliseconds, as every answer carries it. */
 export const Timestamp = z.iso.datetime({ precision: 3 }).describe("RFC 3339 UTC timestamp with milliseconds");
 
-/** `config`, `asset_config`, `summary` and `details` are free-form JSON objects (never arrays). */
-export const JsonObject = z.record(z.string(), z.unknown()).describe("A JSON object");
-
-export const Name = z.string().min(1).max(256);
-export const Description = z.string().max(10_000);
+export const Name = text(256, 1);
+export const Description = text(10_000);
 
 /** Weights & Biases entity or project: it goes into dashboard URLs, so no URL-breaking characters. */
-export const WandbName = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[^/\\#?%:\s]+$/, "must not contain whitespace or any of / \\ # ? % :");
+export const WandbName = text(128, 1).regex(/^[^/\\#?%:\s]+$/, "must not contain whitespace or any of / \\ # ? % :");
 
 export const LIST_LIMIT_DEFAULT = 100;
 export const LIST_LIMIT_MAX = 1000;
+/**
+ * A page also ends early once its items add up to this many bytes of free-form fields (configs,
+ * summaries, details, descriptions, components), so that every page can be sent: its first item is
+ * always on it, and `next_cursor` goes on from the last one shown.
+ */
+export const LIST_PAGE_MAX_BYTES = 8 * 1024 * 1024;
 
-export const Cursor = z.string().min(1).max(1024).describe("Opaque cursor from a previous page's `next_cursor`");
+export const Cursor = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,1024}$/, "must be a next_cursor of an earlier page, unchanged")
+  .describe("Opaque cursor from a previous page's `next_cursor`");
 
 /** The query every list route accepts; routes with filters extend it. */
 export const ListQuery = z.strictObject({
