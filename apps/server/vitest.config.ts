@@ -11,6 +11,7 @@ export default defineConfig(
   suiteConfig({
     // The longest suite of `pnpm test`: more files at once, so that it is not the last one running.
     maxWorkers: 4,
+    setupFiles: ["./test/support/fast-check.ts"],
     projects: [
       {
         name: "pglite",
