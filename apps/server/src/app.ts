@@ -8,8 +8,9 @@ import { authPlugin } from "./plugins/auth.js";
 import { dataDirPlugin } from "./plugins/data-dir.js";
 import { databasePlugin, databaseTarget } from "./plugins/database.js";
 import { docsPlugin } from "./plugins/docs.js";
-import { errorsPlugin } from "./plugins/errors.js";
+import { errorsPlugin, frameworkErrors } from "./plugins/errors.js";
 import { housekeepingPlugin } from "./plugins/housekeeping.js";
+import { jsonBodyPlugin } from "./plugins/json-body.js";
 import { storagePlugin } from "./plugins/storage.js";
 import { assetRoutes } from "./routes/assets.js";
 import { experimentRoutes } from "./routes/experiments.js";
@@ -42,12 +43,18 @@ const serializers = {
 
 /** Request bodies up to 16 MiB: a 10,000-component manifest fits. */
 const BODY_LIMIT = 16 * 1024 * 1024;
+/**
+ * The router refuses a longer path parameter before any validation. Ours are at most 128 characters
+ * (an identifier), so this leaves the answer to their own rules, even percent-encoded.
+ */
+const MAX_PARAM_LENGTH = 1024;
 
 /** The whole API as one Fastify plugin. */
 export const chronicle = fp(async (app: FastifyInstance, opts: AppOptions) => {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   await app.register(errorsPlugin);
+  await app.register(jsonBodyPlugin);
   app.decorate("config", opts.config);
   const database = opts.database ?? databaseTarget(opts.config);
   const embedded = database.driver === "pglite" && database.dataDir !== null;
@@ -77,6 +84,8 @@ export function buildApp(opts: AppOptions & { logger?: LoggerOverrides }): Fasti
         ? false
         : { level: opts.config.logLevel, redact: ["req.headers.authorization"], serializers, ...opts.logger },
     bodyLimit: BODY_LIMIT,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors,
     // Our own ids, never a client's: a log line must not be forged from outside.
     genReqId: () => `req_${randomBytes(12).toString("base64url")}`,
     requestIdHeader: false,
