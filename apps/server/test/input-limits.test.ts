@@ -290,6 +290,17 @@ describe("JSON bodies nest at most 64 deep", () => {
   });
 });
 
+describe("bodies", () => {
+  test("a body of null is 400, on a route whose body is optional too; no body at all is read", async () => {
+    for (const url of [`/v1/experiments/${exp}/variations/nulls`, "/v1/experiments"]) {
+      const method = url.endsWith("nulls") ? "PUT" : "POST";
+      expectRefused(await sendJson(method, url, "null"), "");
+    }
+    const none = await api.request({ method: "PUT", url: `/v1/experiments/${exp}/variations/nulls` });
+    expect(none.status).toBe(201);
+  });
+});
+
 describe("sizes stay within 2^53 - 1", () => {
   const component = (path: string, size: number) => ({ path, size, sha256: "0".repeat(64) });
 

@@ -22,20 +22,27 @@ export type AssetState = z.infer<typeof AssetState>;
 const PATH_RULE =
   "must be a relative POSIX path: no leading or trailing '/', no empty, '.' or '..' segment, no backslash, NUL or unpaired surrogate, at most 1024 bytes";
 
+/**
+ * One segment of a path as the OpenAPI document states the rule: anything but '/', '\\' and NUL, and
+ * neither '.' nor '..' (spelled without look-arounds, which not every client's regular expressions have).
+ */
+const SEGMENT = "(?:[^/\\\\\\x00.][^/\\\\\\x00]*|\\.[^/\\\\\\x00.][^/\\\\\\x00]*|\\.\\.[^/\\\\\\x00]+)";
+
 /** A file's path within its asset, safe to join under any directory. */
 export const ComponentPath = z
   .string()
   .min(1, PATH_RULE)
+  .max(1024, PATH_RULE)
   .refine(
     (path) =>
-      path.length <= 1024 &&
       isText(path) &&
       utf8Length(path) <= 1024 &&
       !path.includes("\\") &&
       path.split("/").every((segment) => segment !== "" && segment !== "." && segment !== ".."),
     PATH_RULE,
   )
-  .describe("Relative POSIX path of the file within the asset");
+  .meta({ pattern: `^(?:${SEGMENT}/)*${SEGMENT}$` })
+  .describe("Relative POSIX path of the file within the asset, at most 1024 bytes of UTF-8");
 
 export const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters");
 export const ByteSize = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -161,7 +168,8 @@ export const CreateAssetBody = z
       });
     }
   })
-  .meta({ id: "CreateAssetBody" });
+  // The rule above, as the OpenAPI document can say it.
+  .meta({ id: "CreateAssetBody", oneOf: [{ required: ["content"] }, { required: ["components"] }] });
 export type CreateAssetBody = z.infer<typeof CreateAssetBody>;
 
 export const CreatedAsset = z

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { text } from "./values.js";
+import { text, textCheck } from "./values.js";
 
 const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const IDENTIFIER_RULE =
@@ -25,7 +25,14 @@ export const Name = text(256, 1);
 export const Description = text(10_000);
 
 /** Weights & Biases entity or project: it goes into dashboard URLs, so no URL-breaking characters. */
-export const WandbName = text(128, 1).regex(/^[^/\\#?%:\s]+$/, "must not contain whitespace or any of / \\ # ? % :");
+export const WandbName = z
+  .string()
+  .min(1)
+  .max(128)
+  // NUL is in the pattern too, so that the OpenAPI document says so.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what this refuses
+  .regex(/^[^/\\#?%:\s\x00]+$/, "must not contain NUL, whitespace or any of / \\ # ? % :")
+  .check(textCheck);
 
 export const LIST_LIMIT_DEFAULT = 100;
 export const LIST_LIMIT_MAX = 1000;
@@ -66,8 +73,8 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
-/** A run index in a path: canonical decimal digits only, so `/runs/01` and `/runs/1e3` are refused. */
-const RunIndexParam = z
+/** A run index in a path or a query: canonical decimal digits only, so `01` and `1e3` are refused. */
+export const RunIndexParam = z
   .string()
   .regex(/^(0|[1-9][0-9]{0,9})$/, "must be a run index: a whole number from 0 to 2147483647")
   .transform(Number)

@@ -13,7 +13,7 @@ import {
   WandbName,
 } from "./common.js";
 import { defineRoute } from "./route.js";
-import { JsonObject, JsonObjectField, text, textCheck } from "./values.js";
+import { JsonObject, JsonObjectField, NO_NUL_PATTERN, text, textCheck } from "./values.js";
 
 export const RunState = z.enum(["running", "succeeded", "failed", "lost"]).meta({ id: "RunState" });
 export type RunState = z.infer<typeof RunState>;
@@ -56,10 +56,20 @@ export const StartRunBody = z
       .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
       .max(2048)
       .check(textCheck)
+      .meta({ pattern: NO_NUL_PATTERN })
       .optional()
       .describe("Defaults to https://wandb.ai/{entity}/{project}/runs/{run_id}"),
   })
-  .meta({ id: "StartRunBody" });
+  .meta({
+    id: "StartRunBody",
+    // What the server checks: once any wandb_* field is given, run id and entity are both needed.
+    dependentRequired: {
+      wandb_run_id: ["wandb_entity"],
+      wandb_entity: ["wandb_run_id"],
+      wandb_project: ["wandb_run_id", "wandb_entity"],
+      wandb_dashboard_url: ["wandb_run_id", "wandb_entity"],
+    },
+  });
 export type StartRunBody = z.infer<typeof StartRunBody>;
 
 export const Heartbeat = z.object({ state: RunState, last_heartbeat_at: Timestamp }).meta({ id: "Heartbeat" });

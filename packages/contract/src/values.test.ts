@@ -96,6 +96,9 @@ describe("text", () => {
           !value.includes("\\") &&
           value.split("/").every((s) => s !== "" && s !== "." && s !== "..");
         expect(ComponentPath.safeParse(value).success).toBe(ok);
+        // The pattern the OpenAPI document states agrees, where it can speak (text, within 1024 bytes).
+        const pattern = new RegExp((ComponentPath.meta() as { pattern: string }).pattern, "u");
+        if (isText(value) && utf8Length(value) <= 1024) expect(pattern.test(value)).toBe(ok);
       }),
     );
   });

@@ -20,9 +20,15 @@ export const textCheck = z.superRefine<string>((value, ctx) => {
   if (!isText(value)) ctx.addIssue({ code: "custom", message: TEXT_RULE, input: value });
 });
 
+/**
+ * The part of the text rule that the OpenAPI document can carry to every client: a JSON Schema
+ * pattern cannot name a lone surrogate in a way that every language's regular expressions accept.
+ */
+export const NO_NUL_PATTERN = "^[^\\x00]*$";
+
 /** A request string: `min` to `max` characters, all of them text. */
 export function text(max: number, min = 0) {
-  return z.string().min(min).max(max).check(textCheck);
+  return z.string().min(min).max(max).check(textCheck).meta({ pattern: NO_NUL_PATTERN });
 }
 
 /** Arrays and objects nest at most this deep, in a request body and in every JSON value of one. */

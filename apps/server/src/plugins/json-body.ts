@@ -26,20 +26,26 @@ export function nestsDeeperThan(text: string, max: number): boolean {
   return false;
 }
 
-/** JSON request bodies: Fastify's parser (which refuses `__proto__` keys), after the depth check. */
+const refused = (message: string) =>
+  invalidRequest(`Invalid request: the body ${message}.`, { fields: [{ in: "body", path: "", message }] });
+
+/**
+ * JSON request bodies: Fastify's parser (which refuses `__proto__` keys), after the depth check. A
+ * body of `null` is refused too: every body is an object, and a route whose body is optional takes
+ * none at all rather than a null (which Fastify's validator could not tell from none).
+ */
 export const jsonBodyPlugin = fp(async (app: FastifyInstance) => {
   const parse = app.getDefaultJsonParser("error", "error");
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
     const text = body.toString();
     if (nestsDeeperThan(text, JSON_MAX_DEPTH)) {
-      const message = `nests arrays and objects deeper than ${JSON_MAX_DEPTH} levels`;
-      done(
-        invalidRequest(`Invalid request: the body ${message}.`, { fields: [{ in: "body", path: "", message }] }),
-        undefined,
-      );
+      done(refused(`nests arrays and objects deeper than ${JSON_MAX_DEPTH} levels`), undefined);
       return;
     }
-    parse(request, text, done);
+    parse(request, text, (err, value) => {
+      if (!err && value === null) done(refused("is null: send a JSON object, or no body"), undefined);
+      else done(err, value);
+    });
   });
 });
