@@ -73,8 +73,16 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
-/** A run index in a path or a query: canonical decimal digits only, so `01` and `1e3` are refused. */
-export const RunIndexParam = z
+/** A run index in a query, whose bounds the OpenAPI document states (a pipe's would not show). */
+export const RunIndexQuery = z.coerce
+  .number()
+  .int()
+  .min(0)
+  .max(RUN_INDEX_MAX)
+  .describe("Run index within its variation, 0 to 2147483647");
+
+/** A run index in a path: canonical decimal digits only, so `/runs/01` and `/runs/1e3` are refused. */
+const RunIndexParam = z
   .string()
   .regex(/^(0|[1-9][0-9]{0,9})$/, "must be a run index: a whole number from 0 to 2147483647")
   .transform(Number)
