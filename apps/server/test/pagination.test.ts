@@ -96,7 +96,7 @@ describe("pagination", () => {
     expect(res.status).toBe(200);
   });
 
-  test("a page ends once its configs add up to 8 MiB, and the walk still sees every item once", async ({ api }) => {
+  test("a page ends once its configs add up to 4 MiB, and the walk still sees every item once", async ({ api }) => {
     const MiB = 1024 * 1024;
     await api.request({ method: "POST", url: "/v1/experiments", payload: { id: "heavy" } });
     const { sql } = await import("drizzle-orm");

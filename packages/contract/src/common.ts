@@ -39,9 +39,11 @@ export const LIST_LIMIT_MAX = 1000;
 /**
  * A page also ends early once its items add up to this many bytes of free-form fields (configs,
  * summaries, details, descriptions, components), so that every page can be sent: its first item is
- * always on it, and `next_cursor` goes on from the last one shown.
+ * always on it, and `next_cursor` goes on from the last one shown. 4 MiB of 1 MiB configs took about
+ * 200 ms to read and send (8 MiB twice that, measured on PGlite and PostgreSQL); a page of 1,000
+ * configs of a few KiB each still fits.
  */
-export const LIST_PAGE_MAX_BYTES = 8 * 1024 * 1024;
+export const LIST_PAGE_MAX_BYTES = 4 * 1024 * 1024;
 
 export const Cursor = z
   .string()
