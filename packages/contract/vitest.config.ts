@@ -4,5 +4,6 @@ export default defineConfig({
   test: {
     // CI adds a JSON report, from which .ci/run prints one "N passed, N failed" line.
     reporters: process.env.CI ? ["default", ["json", { outputFile: "test-results.json" }]] : ["default"],
+    setupFiles: ["./vitest.setup.ts"],
   },
 });

@@ -9,8 +9,9 @@ import { connectionsPlugin, newRequestId, serverOptions } from "./plugins/connec
 import { dataDirPlugin } from "./plugins/data-dir.js";
 import { databasePlugin, databaseTarget } from "./plugins/database.js";
 import { docsPlugin } from "./plugins/docs.js";
-import { errorsPlugin } from "./plugins/errors.js";
+import { errorsPlugin, frameworkErrors } from "./plugins/errors.js";
 import { housekeepingPlugin } from "./plugins/housekeeping.js";
+import { jsonBodyPlugin } from "./plugins/json-body.js";
 import { securityHeadersPlugin } from "./plugins/security-headers.js";
 import { storagePlugin } from "./plugins/storage.js";
 import { assetRoutes } from "./routes/assets.js";
@@ -36,6 +37,11 @@ export interface AppOptions {
 
 /** Request bodies up to 16 MiB: a 10,000-component manifest fits. */
 const BODY_LIMIT = 16 * 1024 * 1024;
+/**
+ * The router refuses a longer path parameter before any validation. Ours are at most 128 characters
+ * (an identifier), so this leaves the answer to their own rules, even percent-encoded.
+ */
+const MAX_PARAM_LENGTH = 1024;
 
 /** The whole API as one Fastify plugin. */
 export const chronicle = fp(async (app: FastifyInstance, opts: AppOptions) => {
@@ -44,6 +50,7 @@ export const chronicle = fp(async (app: FastifyInstance, opts: AppOptions) => {
   await app.register(errorsPlugin);
   await app.register(securityHeadersPlugin);
   await app.register(connectionsPlugin, { limits: opts.config.http });
+  await app.register(jsonBodyPlugin);
   app.decorate("config", opts.config);
   const database = opts.database ?? databaseTarget(opts.config);
   const embedded = database.driver === "pglite" && database.dataDir !== null;
@@ -75,6 +82,8 @@ export function buildApp(opts: AppOptions & { logger?: LoggerOverrides }): Fasti
     ...serverOptions(opts.config.http),
     bodyLimit: BODY_LIMIT,
     genReqId: newRequestId,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors,
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: "request_id" }),
     // Start-up may wait out a crashed server's data dir lock, then initialise the embedded database.

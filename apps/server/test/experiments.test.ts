@@ -218,8 +218,10 @@ describe("request bodies", () => {
     });
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe("payload_too_large");
+    expect(res.body.error.message).toContain("16 MiB");
 
-    const fits = JSON.stringify({ id: "exp-fits", config: { blob: "x".repeat(15 * 1024 * 1024) } });
+    // A config is at most 1 MiB: the rest of a body just under the limit is whitespace.
+    const fits = `${JSON.stringify({ id: "exp-fits", config: { blob: "x".repeat(1000 * 1024) } })}${" ".repeat(15 * 1024 * 1024)}`;
     const ok = await api.request({
       method: "POST",
       url: "/v1/experiments",

@@ -1,3 +1,4 @@
+import { LIST_PAGE_MAX_BYTES } from "@methodic/contract";
 import { type Api, describe, expect, test } from "./support/app.js";
 
 /** Follows next_cursor to the end; `between` runs after each page. */
@@ -93,5 +94,40 @@ describe("pagination", () => {
   test("limit 1000 is allowed", async ({ api }) => {
     const res = await api.request({ method: "GET", url: "/v1/experiments?limit=1000" });
     expect(res.status).toBe(200);
+  });
+
+  test("a page ends once its configs add up to 4 MiB, and the walk still sees every item once", async ({ api }) => {
+    const MiB = 1024 * 1024;
+    await api.request({ method: "POST", url: "/v1/experiments", payload: { id: "heavy" } });
+    const { sql } = await import("drizzle-orm");
+    // Rows as a server before the 1 MiB limit could have stored them: twenty of 1 MiB, and one of
+    // 12 MiB (more than a page's budget on its own), between small ones.
+    await api.app.db.execute(sql`
+      insert into variations (experiment_id, variation, config, created_at)
+      select 'heavy', 'h' || lpad(n::text, 2, '0'),
+        case when n = 10 then jsonb_build_object('blob', repeat('y', 12 * ${MiB}))
+             when n % 2 = 0 then jsonb_build_object('blob', repeat('x', ${MiB}))
+             else '{}'::jsonb end,
+        now() - n * interval '1 second'
+      from generate_series(1, 40) n`);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res: { status: number; body: any } = await api.request({
+        method: "GET",
+        url: `/v1/experiments/heavy/variations?limit=1000${cursor ? `&cursor=${cursor}` : ""}`,
+      });
+      expect(res.status).toBe(200);
+      const page = res.body;
+      // Within the budget, or a single item over it on a page of its own.
+      if (page.items.length > 1) expect(JSON.stringify(page).length).toBeLessThan(LIST_PAGE_MAX_BYTES + 64 * 1024);
+      if (page.items.some((item: any) => item.variation === "h10")) expect(page.items).toHaveLength(1);
+      seen.push(...page.items.map((item: any) => item.variation));
+      cursor = page.next_cursor;
+      pages += 1;
+    } while (cursor);
+    expect(seen).toEqual(Array.from({ length: 40 }, (_, i) => `h${String(i + 1).padStart(2, "0")}`));
+    expect(pages).toBeGreaterThanOrEqual(4);
   });
 });

@@ -85,6 +85,23 @@ describe("OpenAPI", () => {
     expect(Object.keys(doc.paths["/healthz"].get.responses).sort()).toEqual(["200", "500", "503"]);
   });
 
+  test("a body a route may go without is not required, and one it needs is", async ({ api }) => {
+    const { body: doc } = await api.request({ method: "GET", url: "/openapi.json" });
+    const run = "/v1/experiments/{exp}/variations/{var}/runs/{run}";
+    for (const [path, method] of [
+      [`${run}/start`, "post"],
+      [`${run}/succeed`, "post"],
+      [`${run}/fail`, "post"],
+      ["/v1/experiments/{exp}/variations/{var}", "put"],
+    ] as const) {
+      const body = doc.paths[path][method].requestBody;
+      expect(body.required, `${method} ${path}`).toBe(false);
+      // Nothing, or an object: a null body is refused.
+      expect(body.content["application/json"].schema.$ref, `${method} ${path}`).toMatch(/^#\/components\/schemas\//);
+    }
+    expect(doc.paths["/v1/experiments"].post.requestBody.required).toBe(true);
+  });
+
   test("names the shared schemas once, as components", async ({ api }) => {
     const { body: doc } = await api.request({ method: "GET", url: "/openapi.json" });
     expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(["Experiment", "Variation", "Error"]));

@@ -1,6 +1,7 @@
 import { z } from "zod";
-import { ExperimentId, JsonObject, Name, RUN_PATH, RunIndex, RunParams, Timestamp, VariationKey } from "./common.js";
+import { ExperimentId, Name, RUN_PATH, RunIndex, RunParams, Timestamp, VariationKey } from "./common.js";
 import { defineRoute } from "./route.js";
+import { isText, JsonObject, JsonObjectField, JsonValueField, text, utf8Length } from "./values.js";
 
 export const MAX_COMPONENTS = 10_000;
 export const MAX_PARTS = 10_000;
@@ -19,21 +20,29 @@ export const AssetState = z.enum(["pending", "ready", "aborted"]).meta({ id: "As
 export type AssetState = z.infer<typeof AssetState>;
 
 const PATH_RULE =
-  "must be a relative POSIX path: no leading or trailing '/', no empty, '.' or '..' segment, no backslash or NUL, at most 1024 bytes";
+  "must be a relative POSIX path: no leading or trailing '/', no empty, '.' or '..' segment, no backslash, NUL or unpaired surrogate, at most 1024 bytes";
+
+/**
+ * One segment of a path as the OpenAPI document states the rule: anything but '/', '\\' and NUL, and
+ * neither '.' nor '..' (spelled without look-arounds, which not every client's regular expressions have).
+ */
+const SEGMENT = "(?:[^/\\\\\\x00.][^/\\\\\\x00]*|\\.[^/\\\\\\x00.][^/\\\\\\x00]*|\\.\\.[^/\\\\\\x00]+)";
 
 /** A file's path within its asset, safe to join under any directory. */
 export const ComponentPath = z
   .string()
   .min(1, PATH_RULE)
+  .max(1024, PATH_RULE)
   .refine(
     (path) =>
-      new TextEncoder().encode(path).length <= 1024 &&
+      isText(path) &&
+      utf8Length(path) <= 1024 &&
       !path.includes("\\") &&
-      !path.includes("\0") &&
       path.split("/").every((segment) => segment !== "" && segment !== "." && segment !== ".."),
     PATH_RULE,
   )
-  .describe("Relative POSIX path of the file within the asset");
+  .meta({ pattern: `^(?:${SEGMENT}/)*${SEGMENT}$` })
+  .describe("Relative POSIX path of the file within the asset, at most 1024 bytes of UTF-8");
 
 export const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters");
 export const ByteSize = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -109,12 +118,18 @@ const ComponentList = z
   .max(MAX_COMPONENTS)
   .superRefine((components, ctx) => {
     const seen = new Set<string>();
+    let total = 0;
     components.forEach((component, index) => {
       if (seen.has(component.path)) {
         ctx.addIssue({ code: "custom", path: [index, "path"], message: `repeats the path '${component.path}'` });
       }
       seen.add(component.path);
+      total += component.size;
     });
+    // The asset's size is their sum: it must stay a number that JavaScript and a bigint hold exactly.
+    if (total > Number.MAX_SAFE_INTEGER) {
+      ctx.addIssue({ code: "custom", message: "sizes add up to more than 2^53 - 1 bytes" });
+    }
   });
 
 /**
@@ -125,7 +140,7 @@ export const CreateAssetBody = z
   .strictObject({
     asset_type: AssetType,
     name: Name.optional(),
-    asset_config: JsonObject.optional(),
+    asset_config: JsonObjectField.optional(),
     part_size: z
       .int()
       .min(MIN_PART_SIZE)
@@ -135,11 +150,10 @@ export const CreateAssetBody = z
         "Bytes per multipart part, 5 MiB to 5 GiB, chosen by the client (needed with `part_sha256`); by " +
           "default the server's, grown so that no file needs over 10,000 parts",
       ),
-    // A request body is parsed JSON, so any value here is a JSON value.
-    content: z
-      .unknown()
-      .optional()
-      .describe("Inline: any JSON value, at most 1 MiB serialized (give this or components)"),
+    // Its size is the service's to check, which tells how to send a larger one instead.
+    content: JsonValueField.optional().describe(
+      "Inline: any JSON value, at most 1 MiB serialized (give this or components)",
+    ),
     components: ComponentList.optional().describe("Files to upload (give this or content)"),
   })
   .superRefine((body, ctx) => {
@@ -154,7 +168,8 @@ export const CreateAssetBody = z
       });
     }
   })
-  .meta({ id: "CreateAssetBody" });
+  // The rule above, as the OpenAPI document can say it.
+  .meta({ id: "CreateAssetBody", oneOf: [{ required: ["content"] }, { required: ["components"] }] });
 export type CreateAssetBody = z.infer<typeof CreateAssetBody>;
 
 export const CreatedAsset = z
@@ -169,7 +184,7 @@ export const ReportPartsBody = z
         z.strictObject({
           path: ComponentPath,
           part_number: z.int().min(1).max(MAX_PARTS).optional().describe("For a multipart component's pieces"),
-          etag: z.string().min(1).max(1024),
+          etag: text(1024, 1),
         }),
       )
       .min(1)

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { JsonObject } from "./common.js";
+import { JsonObject } from "./values.js";
 
 /** Every error code the API answers with, and the HTTP status that goes with it. */
 export const ERROR_STATUS = {

@@ -1,16 +1,7 @@
 import { z } from "zod";
-import {
-  Description,
-  ExperimentId,
-  ExperimentParams,
-  JsonObject,
-  ListQuery,
-  Name,
-  Page,
-  Timestamp,
-  WandbName,
-} from "./common.js";
+import { Description, ExperimentId, ExperimentParams, ListQuery, Name, Page, Timestamp, WandbName } from "./common.js";
 import { defineRoute } from "./route.js";
+import { JsonObject, JsonObjectField } from "./values.js";
 
 export const Experiment = z
   .object({
@@ -36,7 +27,7 @@ export const CreateExperimentBody = z
     description: Description.optional(),
     wandb_entity: WandbName.optional(),
     wandb_project: WandbName.optional(),
-    config: JsonObject.optional(),
+    config: JsonObjectField.optional(),
   })
   .meta({ id: "CreateExperimentBody" });
 export type CreateExperimentBody = z.infer<typeof CreateExperimentBody>;
@@ -48,7 +39,7 @@ export const UpdateExperimentBody = z
     description: Description.nullable().optional(),
     wandb_entity: WandbName.nullable().optional(),
     wandb_project: WandbName.nullable().optional(),
-    config: JsonObject.optional().describe("Replaces the whole config"),
+    config: JsonObjectField.optional().describe("Replaces the whole config"),
   })
   .meta({ id: "UpdateExperimentBody" });
 export type UpdateExperimentBody = z.infer<typeof UpdateExperimentBody>;

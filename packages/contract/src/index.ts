@@ -7,6 +7,7 @@ export * from "./route.js";
 export * from "./runs.js";
 export * from "./service.js";
 export * from "./tokens.js";
+export * from "./values.js";
 export * from "./variations.js";
 
 import { assetRoutes } from "./assets.js";

@@ -5,7 +5,7 @@ import {
   ListQuery,
   Page,
   RUN_PATH,
-  RunIndex,
+  RunIndexQuery,
   RunParams,
   Timestamp,
   VariationKey,
@@ -18,13 +18,13 @@ export type InputAsset = z.infer<typeof InputAsset>;
 
 export const OutputsQuery = ListQuery.extend({ asset_type: AssetType.optional(), state: AssetState.optional() });
 export const VariationOutputsQuery = OutputsQuery.extend({
-  run: z.coerce.number().pipe(RunIndex).optional(),
+  run: RunIndexQuery.optional(),
 });
 export const ExperimentOutputsQuery = VariationOutputsQuery.extend({ variation: VariationKey.optional() });
 export type ExperimentOutputsQuery = z.infer<typeof ExperimentOutputsQuery>;
 export const LatestQuery = z.strictObject({
   asset_type: AssetType,
-  run: z.coerce.number().pipe(RunIndex).optional(),
+  run: RunIndexQuery.optional(),
 });
 export type LatestQuery = z.infer<typeof LatestQuery>;
 

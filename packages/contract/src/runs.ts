@@ -2,7 +2,6 @@ import { z } from "zod";
 import {
   ExperimentId,
   ExperimentParams,
-  JsonObject,
   ListQuery,
   Page,
   RUN_PATH,
@@ -14,6 +13,7 @@ import {
   WandbName,
 } from "./common.js";
 import { defineRoute } from "./route.js";
+import { JsonObject, JsonObjectField, NO_NUL_PATTERN, text, textCheck } from "./values.js";
 
 export const RunState = z.enum(["running", "succeeded", "failed", "lost"]).meta({ id: "RunState" });
 export type RunState = z.infer<typeof RunState>;
@@ -55,22 +55,33 @@ export const StartRunBody = z
     wandb_dashboard_url: z
       .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
       .max(2048)
+      .check(textCheck)
+      .meta({ pattern: NO_NUL_PATTERN })
       .optional()
       .describe("Defaults to https://wandb.ai/{entity}/{project}/runs/{run_id}"),
   })
-  .meta({ id: "StartRunBody" });
+  .meta({
+    id: "StartRunBody",
+    // What the server checks: once any wandb_* field is given, run id and entity are both needed.
+    dependentRequired: {
+      wandb_run_id: ["wandb_entity"],
+      wandb_entity: ["wandb_run_id"],
+      wandb_project: ["wandb_run_id", "wandb_entity"],
+      wandb_dashboard_url: ["wandb_run_id", "wandb_entity"],
+    },
+  });
 export type StartRunBody = z.infer<typeof StartRunBody>;
 
 export const Heartbeat = z.object({ state: RunState, last_heartbeat_at: Timestamp }).meta({ id: "Heartbeat" });
 export type Heartbeat = z.infer<typeof Heartbeat>;
 
-export const SucceedRunBody = z.strictObject({ summary: JsonObject.optional() }).meta({ id: "SucceedRunBody" });
+export const SucceedRunBody = z.strictObject({ summary: JsonObjectField.optional() }).meta({ id: "SucceedRunBody" });
 export type SucceedRunBody = z.infer<typeof SucceedRunBody>;
 
 export const FailRunBody = z
   .strictObject({
-    error: z.string().max(65_536).optional().describe("What went wrong, in a sentence or a traceback"),
-    details: JsonObject.optional(),
+    error: text(65_536).optional().describe("What went wrong, in a sentence or a traceback"),
+    details: JsonObjectField.optional(),
   })
   .meta({ id: "FailRunBody" });
 export type FailRunBody = z.infer<typeof FailRunBody>;

@@ -3,7 +3,6 @@ import {
   Description,
   ExperimentId,
   ExperimentParams,
-  JsonObject,
   ListQuery,
   Page,
   Timestamp,
@@ -11,6 +10,7 @@ import {
   VariationParams,
 } from "./common.js";
 import { defineRoute } from "./route.js";
+import { JsonObject, JsonObjectField } from "./values.js";
 
 export const RunCounts = z
   .object({
@@ -39,7 +39,7 @@ export type Variation = z.infer<typeof Variation>;
 export const PutVariationBody = z
   .strictObject({
     description: Description.nullable().optional(),
-    config: JsonObject.optional().describe("Replaces the whole config"),
+    config: JsonObjectField.optional().describe("Replaces the whole config"),
   })
   .meta({ id: "PutVariationBody" });
 export type PutVariationBody = z.infer<typeof PutVariationBody>;

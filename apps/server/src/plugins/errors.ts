@@ -1,5 +1,5 @@
-import type { ErrorBody, FieldError } from "@methodic/contract";
-import type { FastifyError, FastifyInstance } from "fastify";
+import { type ErrorBody, type FieldError, TOO_LARGE } from "@methodic/contract";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from "fastify-type-provider-zod";
 import { isDatabaseUnavailable } from "../db/client.js";
@@ -12,7 +12,8 @@ interface ZodIssueLike {
   instancePath: string;
   keyword: string;
   message?: string;
-  params: { keys?: string[] };
+  /** The rest of the zod issue; `params` is what a custom check attached. */
+  params: { keys?: string[]; params?: { error?: string } };
 }
 
 function fieldErrors(part: string, issues: ZodIssueLike[]): FieldError[] {
@@ -39,11 +40,16 @@ function toApiError(err: FastifyError): ApiError {
   if (err instanceof ApiError) return err;
   if (hasZodFastifySchemaValidationErrors(err)) {
     const part = PARTS[err.validationContext ?? "body"] ?? "body";
-    const fields = fieldErrors(part, err.validation as unknown as ZodIssueLike[]);
-    const first = fields[0];
+    const issues = err.validation as unknown as ZodIssueLike[];
+    const fields = fieldErrors(part, issues);
+    // A JSON field over its size limit makes the request too large, whatever else is wrong with it.
+    const tooLarge = issues.find((issue) => issue.params.params?.error === TOO_LARGE);
+    const first = tooLarge ? fieldErrors(part, [tooLarge])[0] : fields[0];
     const more = fields.length > 1 ? ` (and ${fields.length - 1} more)` : "";
-    const message = first ? `Invalid request: ${describe(first)}${more}.` : "Invalid request.";
-    return new ApiError("invalid_request", message, { fields });
+    const message = first
+      ? `${tooLarge ? "Too large" : "Invalid request"}: ${describe(first)}${more}.`
+      : "Invalid request.";
+    return new ApiError(tooLarge ? "payload_too_large" : "invalid_request", message, { fields });
   }
   if (err instanceof StorageUnavailableError) {
     return new ApiError("unavailable", "Storage is unreachable or failing; try again shortly.");
@@ -66,6 +72,25 @@ function toApiError(err: FastifyError): ApiError {
     return new ApiError("invalid_request", err.message.endsWith(".") ? err.message : `${err.message}.`);
   }
   return new ApiError("internal", "The server failed to handle this request; it has been logged.");
+}
+
+/**
+ * What Fastify refuses before any route or hook runs (`frameworkErrors`): a path whose
+ * percent-encoding is broken, or a path parameter past the router's maxParamLength.
+ */
+export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const apiError =
+    err.code === "FST_ERR_MAX_PARAM_LENGTH"
+      ? new ApiError("invalid_request", "A path parameter is longer than any identifier of this API.", {
+          fields: [{ in: "params", path: "", message: "is too long" }],
+        })
+      : err.code === "FST_ERR_BAD_URL"
+        ? new ApiError("invalid_request", "The path is not valid: it has a malformed percent-encoding.", {
+            fields: [{ in: "params", path: "", message: "is not valid percent-encoding" }],
+          })
+        : toApiError(err);
+  if (apiError.status >= 500) request.log.error({ err }, "request failed");
+  reply.header("x-request-id", request.id).code(apiError.status).send(errorBody(apiError, request.id));
 }
 
 export function errorBody(err: ApiError, requestId: string): ErrorBody {

@@ -1,4 +1,11 @@
-import type { CreateExperimentBody, Experiment, ListQuery, Page, UpdateExperimentBody } from "@methodic/contract";
+import {
+  type CreateExperimentBody,
+  type Experiment,
+  ExperimentId,
+  type ListQuery,
+  type Page,
+  type UpdateExperimentBody,
+} from "@methodic/contract";
 import type { Db } from "../db/client.js";
 import * as q from "../db/queries/experiments.js";
 import { ApiError, experimentNotFound } from "../errors.js";
@@ -37,8 +44,8 @@ export async function getExperiment(db: Db, id: string): Promise<Experiment> {
 }
 
 export async function listExperiments(db: Db, query: ListQuery): Promise<Page<Experiment>> {
-  const rows = await q.listExperiments(db, query.limit + 1, decodeCursor(query.cursor));
-  return toPage(rows, query.limit, (row) => [row.createdAt, row.id], toExperiment);
+  const page = await q.listExperiments(db, query.limit, decodeCursor(query.cursor, [ExperimentId]));
+  return toPage(page, (row) => [row.createdAt, row.id], toExperiment);
 }
 
 export async function updateExperiment(db: Db, id: string, body: UpdateExperimentBody): Promise<Experiment> {

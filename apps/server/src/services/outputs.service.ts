@@ -1,4 +1,12 @@
-import type { Asset, ExperimentOutputsQuery, InputAsset, LatestQuery, ListQuery, Page } from "@methodic/contract";
+import {
+  type Asset,
+  AssetId,
+  type ExperimentOutputsQuery,
+  type InputAsset,
+  type LatestQuery,
+  type ListQuery,
+  type Page,
+} from "@methodic/contract";
 import type { Db } from "../db/client.js";
 import { findAsset } from "../db/queries/assets.js";
 import { latestReady, linkInput, listAssets, listInputs, unlinkInput } from "../db/queries/outputs.js";
@@ -40,7 +48,7 @@ export async function listOutputs(
   scope: OutputsScope,
   query: Omit<ExperimentOutputsQuery, "variation" | "run">,
 ): Promise<Page<Asset>> {
-  const rows = await listAssets(
+  const page = await listAssets(
     db,
     {
       experimentId: scope.exp,
@@ -49,12 +57,12 @@ export async function listOutputs(
       assetType: query.asset_type,
       state: query.state,
     },
-    query.limit + 1,
-    decodeCursor(query.cursor),
+    query.limit,
+    decodeCursor(query.cursor, [AssetId]),
   );
   // Only an empty page can hide a missing parent; a filter (variation, run) of a wider list may be empty.
-  if (rows.length === 0) await assertScopeExists(db, scope);
-  return toPage(rows, query.limit, (row) => [row.createdAt, row.id], toAsset);
+  if (page.rows.length === 0) await assertScopeExists(db, scope);
+  return toPage(page, (row) => [row.createdAt, row.id], toAsset);
 }
 
 export async function latestOutput(db: Db, exp: string, variation: string, query: LatestQuery) {
@@ -74,11 +82,10 @@ export async function listVariationInputs(
   variation: string,
   query: ListQuery,
 ): Promise<Page<InputAsset>> {
-  const rows = await listInputs(db, exp, variation, query.limit + 1, decodeCursor(query.cursor));
-  if (rows.length === 0) await assertVariationExists(db, exp, variation);
+  const page = await listInputs(db, exp, variation, query.limit, decodeCursor(query.cursor, [AssetId]));
+  if (page.rows.length === 0) await assertVariationExists(db, exp, variation);
   return toPage(
-    rows,
-    query.limit,
+    page,
     (row) => [row.linkedAt, row.id],
     (row) => ({
       ...toAsset(row),

@@ -1,11 +1,13 @@
-import type {
-  ExperimentRunsQuery,
-  FailRunBody,
-  Heartbeat,
-  Page,
-  Run,
-  StartRunBody,
-  SucceedRunBody,
+import {
+  type ExperimentRunsQuery,
+  type FailRunBody,
+  type Heartbeat,
+  type Page,
+  type Run,
+  RunIndex,
+  type StartRunBody,
+  type SucceedRunBody,
+  VariationKey,
 } from "@methodic/contract";
 import type { Db } from "../db/client.js";
 import { findExperiment } from "../db/queries/experiments.js";
@@ -171,21 +173,21 @@ export async function getRun(db: Db, ref: RunRef): Promise<Run> {
  * filtered.
  */
 export async function listRuns(db: Db, exp: string, query: ExperimentRunsQuery, scoped = false): Promise<Page<Run>> {
-  const after = decodeCursor(query.cursor, ["string", "number"]);
-  const rows = await q.listRuns(
+  const after = decodeCursor(query.cursor, [VariationKey, RunIndex]);
+  const page = await q.listRuns(
     db,
     { experimentId: exp, variation: query.variation, state: query.state },
-    query.limit + 1,
+    query.limit,
     after,
   );
-  if (rows.length === 0) {
+  if (page.rows.length === 0) {
     if (scoped && query.variation !== undefined && !(await findVariation(db, exp, query.variation))) {
       await assertExperimentExists(db, exp);
       throw variationNotFound(exp, query.variation);
     }
     await assertExperimentExists(db, exp);
   }
-  return toPage(rows, query.limit, (row) => [row.createdAt, row.variation, row.run], toRun);
+  return toPage(page, (row) => [row.createdAt, row.variation, row.run], toRun);
 }
 
 /** Marks lost the running runs silent for longer than the timeout; answers them. */

@@ -1,5 +1,14 @@
 import { timingSafeEqual } from "node:crypto";
-import type { Access, CreatedToken, CreateTokenBody, ListQuery, Page, Scope, Token } from "@methodic/contract";
+import {
+  type Access,
+  type CreatedToken,
+  type CreateTokenBody,
+  type ListQuery,
+  type Page,
+  type Scope,
+  type Token,
+  TokenId,
+} from "@methodic/contract";
 import { LRUCache } from "lru-cache";
 import { v7 as uuidv7 } from "uuid";
 import type { Db } from "../db/client.js";
@@ -51,8 +60,8 @@ export async function createToken(db: Db, body: CreateTokenBody): Promise<Create
 }
 
 export async function listTokens(db: Db, query: ListQuery): Promise<Page<Token>> {
-  const rows = await q.listActiveTokens(db, query.limit + 1, decodeCursor(query.cursor));
-  return toPage(rows, query.limit, (row) => [row.createdAt, row.id], toToken);
+  const page = await q.listActiveTokens(db, query.limit, decodeCursor(query.cursor, [TokenId]));
+  return toPage(page, (row) => [row.createdAt, row.id], toToken);
 }
 
 /** How long a presented secret the database does not know is refused without asking it again. */

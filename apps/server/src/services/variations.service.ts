@@ -1,4 +1,4 @@
-import type { ListQuery, Page, PutVariationBody, Variation } from "@methodic/contract";
+import { type ListQuery, type Page, type PutVariationBody, type Variation, VariationKey } from "@methodic/contract";
 import type { Db } from "../db/client.js";
 import { sqlState } from "../db/client.js";
 import * as q from "../db/queries/variations.js";
@@ -46,8 +46,8 @@ export async function getVariation(db: Db, exp: string, variation: string): Prom
 }
 
 export async function listVariations(db: Db, exp: string, query: ListQuery): Promise<Page<Variation>> {
-  const rows = await q.listVariations(db, exp, query.limit + 1, decodeCursor(query.cursor));
+  const page = await q.listVariations(db, exp, query.limit, decodeCursor(query.cursor, [VariationKey]));
   // An empty page is the one case where a missing experiment would otherwise go unnoticed.
-  if (rows.length === 0) await assertExperimentExists(db, exp);
-  return toPage(rows, query.limit, (row) => [row.createdAt, row.variation], toVariation);
+  if (page.rows.length === 0) await assertExperimentExists(db, exp);
+  return toPage(page, (row) => [row.createdAt, row.variation], toVariation);
 }

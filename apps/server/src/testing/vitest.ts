@@ -20,6 +20,8 @@ export interface SuiteOptions {
   testTimeout?: number;
   /** Test files at once in this package. */
   maxWorkers?: number;
+  /** Run before each test file (the package's own, such as fast-check's seed). */
+  setupFiles?: string[];
 }
 
 /** PGlite always; PostgreSQL too when TEST_DATABASE_URL names a server. */
@@ -57,6 +59,7 @@ export function suiteConfig(options: SuiteOptions): ViteUserConfig {
       testTimeout: options.testTimeout ?? 120_000,
       hookTimeout: 180_000,
       globalSetup: [globalSetup],
+      ...(options.setupFiles && { setupFiles: options.setupFiles }),
       // Most of a test's time is spent waiting on servers and child processes, not on a core.
       maxWorkers: options.maxWorkers ?? 2,
       // A worker runs its files one after another in one module graph: the server's modules and

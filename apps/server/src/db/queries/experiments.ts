@@ -1,8 +1,8 @@
-import { desc, eq, getTableColumns, param, sql } from "drizzle-orm";
-import type { SortKey } from "../../lib/cursor.js";
+import { eq, getTableColumns, param, sql } from "drizzle-orm";
+import type { PageRows, SortKey } from "../../lib/cursor.js";
 import type { Db } from "../client.js";
 import { experiments } from "../schema/index.js";
-import { before, touchIfChanged } from "./util.js";
+import { before, newestFirst, pageWindow, selectPage, touchIfChanged } from "./util.js";
 
 export type ExperimentRow = typeof experiments.$inferSelect;
 export type NewExperiment = typeof experiments.$inferInsert;
@@ -21,13 +21,16 @@ export async function findExperiment(db: Db, id: string): Promise<ExperimentRow 
   return row;
 }
 
-export function listExperiments(db: Db, limit: number, after: SortKey | undefined): Promise<ExperimentRow[]> {
-  return db
-    .select()
+const listOrder = { createdAt: experiments.createdAt, id: experiments.id };
+
+export function listExperiments(db: Db, limit: number, after: SortKey | undefined): Promise<PageRows<ExperimentRow>> {
+  const query = db
+    .select({ ...getTableColumns(experiments), ...pageWindow(experiments.listedBytes, listOrder) })
     .from(experiments)
-    .where(before([experiments.createdAt, experiments.id], after))
-    .orderBy(desc(experiments.createdAt), desc(experiments.id))
+    .where(before(listOrder, after))
+    .orderBy(...newestFirst(listOrder))
     .limit(limit);
+  return selectPage(db, query, listOrder);
 }
 
 /** Undefined when the experiment does not exist. */

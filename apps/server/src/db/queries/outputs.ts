@@ -1,10 +1,10 @@
 import type { AssetState } from "@methodic/contract";
 import { and, desc, eq, getTableColumns } from "drizzle-orm";
-import type { SortKey } from "../../lib/cursor.js";
+import type { PageRows, SortKey } from "../../lib/cursor.js";
 import type { Db } from "../client.js";
 import { assets, variationInputs } from "../schema/index.js";
 import type { AssetRow } from "./assets.js";
-import { before } from "./util.js";
+import { before, newestFirst, pageWindow, selectPage } from "./util.js";
 
 /** Outputs: the assets runs made, newest first; inputs: the assets linked to a variation. */
 
@@ -25,18 +25,21 @@ const matches = (f: AssetFilter) =>
     f.state === undefined ? undefined : eq(assets.state, f.state),
   );
 
+const outputOrder = { createdAt: assets.createdAt, id: assets.id };
+
 export function listAssets(
   db: Db,
   filter: AssetFilter,
   limit: number,
   after: SortKey | undefined,
-): Promise<AssetRow[]> {
-  return db
-    .select()
+): Promise<PageRows<AssetRow>> {
+  const query = db
+    .select({ ...getTableColumns(assets), ...pageWindow(assets.listedBytes, outputOrder) })
     .from(assets)
-    .where(and(matches(filter), before([assets.createdAt, assets.id], after)))
-    .orderBy(desc(assets.createdAt), desc(assets.id))
+    .where(and(matches(filter), before(outputOrder, after)))
+    .orderBy(...newestFirst(outputOrder))
     .limit(limit);
+  return selectPage(db, query, outputOrder);
 }
 
 /** The newest ready asset: the first entry of assets_latest_index (or of the run's index). */
@@ -85,24 +88,31 @@ export async function unlinkInput(db: Db, key: InputKey): Promise<void> {
   await db.delete(variationInputs).where(isInput(key));
 }
 
+const inputOrder = { linkedAt: variationInputs.linkedAt, id: variationInputs.assetId };
+
 export function listInputs(
   db: Db,
   experimentId: string,
   variation: string,
   limit: number,
   after: SortKey | undefined,
-): Promise<InputRow[]> {
-  return db
-    .select({ ...getTableColumns(assets), linkedAt: variationInputs.linkedAt })
+): Promise<PageRows<InputRow>> {
+  const query = db
+    .select({
+      ...getTableColumns(assets),
+      linkedAt: variationInputs.linkedAt,
+      ...pageWindow(assets.listedBytes, inputOrder),
+    })
     .from(variationInputs)
     .innerJoin(assets, eq(assets.id, variationInputs.assetId))
     .where(
       and(
         eq(variationInputs.experimentId, experimentId),
         eq(variationInputs.variation, variation),
-        before([variationInputs.linkedAt, variationInputs.assetId], after),
+        before(inputOrder, after),
       ),
     )
-    .orderBy(desc(variationInputs.linkedAt), desc(variationInputs.assetId))
+    .orderBy(...newestFirst(inputOrder))
     .limit(limit);
+  return selectPage(db, query, inputOrder);
 }

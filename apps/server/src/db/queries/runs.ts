@@ -1,9 +1,9 @@
 import type { RunState } from "@methodic/contract";
-import { and, desc, eq, getTableColumns, inArray, lt, param, sql } from "drizzle-orm";
-import type { SortKey } from "../../lib/cursor.js";
+import { and, eq, getTableColumns, inArray, lt, param, sql } from "drizzle-orm";
+import type { PageRows, SortKey } from "../../lib/cursor.js";
 import type { Db } from "../client.js";
 import { runs } from "../schema/index.js";
-import { before } from "./util.js";
+import { before, newestFirst, pageWindow, selectPage } from "./util.js";
 
 export type RunRow = typeof runs.$inferSelect;
 export interface RunKey {
@@ -123,20 +123,28 @@ export interface RunFilter {
   state?: RunState | undefined;
 }
 
-export function listRuns(db: Db, filter: RunFilter, limit: number, after: SortKey | undefined): Promise<RunRow[]> {
-  return db
-    .select()
+const listOrder = { createdAt: runs.createdAt, variation: runs.variation, run: runs.run };
+
+export function listRuns(
+  db: Db,
+  filter: RunFilter,
+  limit: number,
+  after: SortKey | undefined,
+): Promise<PageRows<RunRow>> {
+  const query = db
+    .select({ ...getTableColumns(runs), ...pageWindow(runs.listedBytes, listOrder) })
     .from(runs)
     .where(
       and(
         eq(runs.experimentId, filter.experimentId),
         filter.variation === undefined ? undefined : eq(runs.variation, filter.variation),
         filter.state === undefined ? undefined : eq(runs.state, filter.state),
-        before([runs.createdAt, runs.variation, runs.run], after),
+        before(listOrder, after),
       ),
     )
-    .orderBy(desc(runs.createdAt), desc(runs.variation), desc(runs.run))
+    .orderBy(...newestFirst(listOrder))
     .limit(limit);
+  return selectPage(db, query, listOrder);
 }
 
 /**

@@ -1,8 +1,8 @@
-import { and, desc, eq, isNull, sql } from "drizzle-orm";
-import type { SortKey } from "../../lib/cursor.js";
+import { and, eq, isNull, sql } from "drizzle-orm";
+import type { PageRows, SortKey } from "../../lib/cursor.js";
 import type { Db } from "../client.js";
 import { tokens } from "../schema/index.js";
-import { before } from "./util.js";
+import { before, newestFirst } from "./util.js";
 
 export type TokenRow = typeof tokens.$inferSelect;
 export type NewToken = Pick<typeof tokens.$inferInsert, "id" | "name" | "scope" | "secretHash">;
@@ -21,13 +21,17 @@ export async function findActiveTokenByHash(db: Db, secretHash: string): Promise
   return row;
 }
 
-export function listActiveTokens(db: Db, limit: number, after: SortKey | undefined): Promise<TokenRow[]> {
-  return db
+const listOrder = { createdAt: tokens.createdAt, id: tokens.id };
+
+/** Tokens have no free-form fields: a page is cut by its limit alone. */
+export async function listActiveTokens(db: Db, limit: number, after: SortKey | undefined): Promise<PageRows<TokenRow>> {
+  const rows = await db
     .select()
     .from(tokens)
-    .where(and(isNull(tokens.revokedAt), before([tokens.createdAt, tokens.id], after)))
-    .orderBy(desc(tokens.createdAt), desc(tokens.id))
-    .limit(limit);
+    .where(and(isNull(tokens.revokedAt), before(listOrder, after)))
+    .orderBy(...newestFirst(listOrder))
+    .limit(limit + 1);
+  return { rows: rows.slice(0, limit), more: rows.length > limit };
 }
 
 /** False when no such token exists; revoking a revoked token changes nothing. */

@@ -1,9 +1,9 @@
 import type { RunCounts } from "@methodic/contract";
-import { and, desc, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
-import type { SortKey } from "../../lib/cursor.js";
+import { and, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
+import type { PageRows, SortKey } from "../../lib/cursor.js";
 import type { Db } from "../client.js";
 import { variations } from "../schema/index.js";
-import { before, touchIfChanged } from "./util.js";
+import { before, newestFirst, pageWindow, selectPage, touchIfChanged } from "./util.js";
 
 export type VariationRow = typeof variations.$inferSelect & { runCounts: RunCounts };
 export type VariationChanges = Partial<Pick<VariationRow, "description" | "config">>;
@@ -70,16 +70,24 @@ export async function findVariation(
   return row;
 }
 
+const listOrder = { createdAt: variations.createdAt, variation: variations.variation };
+
 export function listVariations(
   db: Db,
   experimentId: string,
   limit: number,
   after: SortKey | undefined,
-): Promise<VariationRow[]> {
-  return db
-    .select(withRunCounts)
+): Promise<PageRows<VariationRow>> {
+  const query = db
+    // A subquery's columns need names: the page query selects from one.
+    .select({
+      ...withRunCounts,
+      runCounts: runCounts.as("run_counts"),
+      ...pageWindow(variations.listedBytes, listOrder),
+    })
     .from(variations)
-    .where(and(eq(variations.experimentId, experimentId), before([variations.createdAt, variations.variation], after)))
-    .orderBy(desc(variations.createdAt), desc(variations.variation))
+    .where(and(eq(variations.experimentId, experimentId), before(listOrder, after)))
+    .orderBy(...newestFirst(listOrder))
     .limit(limit);
+  return selectPage(db, query, listOrder);
 }

@@ -13,7 +13,7 @@ import {
   uuid,
 } from "drizzle-orm/pg-core";
 import type { StoredComponent } from "../../lib/pieces.js";
-import { jsonObject, timestampMs } from "./columns.js";
+import { jsonObject, listedBytes, timestampMs } from "./columns.js";
 import { runs, variations } from "./experiments.js";
 
 export const assetState = pgEnum("asset_state", ["pending", "ready", "aborted"]);
@@ -41,6 +41,7 @@ export const assets = pgTable(
     partSize: bytes(),
     createdAt: timestampMs().notNull().defaultNow(),
     finalizedAt: timestampMs(),
+    listedBytes: listedBytes({ json: ["asset_config", "components"], text: ["name"] }),
   },
   (t) => [
     foreignKey({

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { foreignKey, index, integer, pgEnum, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
-import { jsonObject, timestampMs, timestamps } from "./columns.js";
+import { jsonObject, listedBytes, timestampMs, timestamps } from "./columns.js";
 
 export const experiments = pgTable(
   "experiments",
@@ -11,6 +11,7 @@ export const experiments = pgTable(
     wandbEntity: text(),
     wandbProject: text(),
     config: jsonObject().notNull().default({}),
+    listedBytes: listedBytes({ json: ["config"], text: ["name", "description"] }),
     ...timestamps,
   },
   (t) => [index().on(t.createdAt, t.id)],
@@ -25,6 +26,7 @@ export const variations = pgTable(
     variation: text().notNull(),
     description: text(),
     config: jsonObject().notNull().default({}),
+    listedBytes: listedBytes({ json: ["config"], text: ["description"] }),
     ...timestamps,
   },
   (t) => [primaryKey({ columns: [t.experimentId, t.variation] }), index().on(t.experimentId, t.createdAt, t.variation)],
@@ -49,6 +51,7 @@ export const runs = pgTable(
     summary: jsonObject(),
     errorMessage: text(),
     errorDetails: jsonObject(),
+    listedBytes: listedBytes({ json: ["summary", "error_details"], text: ["error_message"] }),
     ...timestamps,
   },
   (t) => [

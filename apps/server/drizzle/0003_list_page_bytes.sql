@@ -1,0 +1,4 @@
+ALTER TABLE "experiments" ADD COLUMN "listed_bytes" integer GENERATED ALWAYS AS (coalesce(octet_length("config"::text), 0) + coalesce(octet_length("name"), 0) + coalesce(octet_length("description"), 0)) STORED NOT NULL;--> statement-breakpoint
+ALTER TABLE "runs" ADD COLUMN "listed_bytes" integer GENERATED ALWAYS AS (coalesce(octet_length("summary"::text), 0) + coalesce(octet_length("error_details"::text), 0) + coalesce(octet_length("error_message"), 0)) STORED NOT NULL;--> statement-breakpoint
+ALTER TABLE "variations" ADD COLUMN "listed_bytes" integer GENERATED ALWAYS AS (coalesce(octet_length("config"::text), 0) + coalesce(octet_length("description"), 0)) STORED NOT NULL;--> statement-breakpoint
+ALTER TABLE "assets" ADD COLUMN "listed_bytes" integer GENERATED ALWAYS AS (coalesce(octet_length("asset_config"::text), 0) + coalesce(octet_length("components"::text), 0) + coalesce(octet_length("name"), 0)) STORED NOT NULL;
