@@ -11,6 +11,12 @@ export {
   type TestDatabase,
   testDatabase,
 } from "./databases.js";
+export {
+  type PostgresCluster,
+  type RestartableMinio,
+  startPostgresCluster,
+  startRestartableMinio,
+} from "./outages.js";
 export { freePort } from "./ports.js";
 export { killAll, type ProcessExit, type SpawnedProcess, spawnNode, spawnProcess } from "./processes.js";
 export {
