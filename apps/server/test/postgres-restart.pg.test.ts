@@ -91,7 +91,9 @@ async function requestInsideTransaction(): Promise<{ answer: Promise<HttpAnswer>
   return { answer };
 }
 
-test("PostgreSQL restarted under 64 heartbeating clients: 503 unavailable meanwhile, never a 500 or a hang, every success in the database", async () => {
+test("PostgreSQL restarted under 64 heartbeating clients: 503 unavailable meanwhile, never a 500 or a hang, every success in the database", {
+  timeout: 300_000,
+}, async () => {
   expect((await call("POST", "/v1/experiments", { id: "restart" })).status).toBe(201);
   for (let run = 0; run < RUNS; run++) {
     expect((await call("POST", `/v1/experiments/restart/variations/v/runs/${run}/start`)).status).toBe(200);

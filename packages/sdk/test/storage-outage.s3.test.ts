@@ -49,7 +49,9 @@ async function api(method: string, path: string, body?: object) {
   return { status: res.status, body: (await res.json()) as any, requestId: res.headers.get("x-request-id") };
 }
 
-test("storage gone in the middle of an upload: 503 where storage is needed, nothing ready, and the same asset resumes to ready, byte for byte, once it is back", async () => {
+test("storage gone in the middle of an upload: 503 where storage is needed, nothing ready, and the same asset resumes to ready, byte for byte, once it is back", {
+  timeout: 300_000,
+}, async () => {
   const chronicle = new Chronicle({ baseUrl: server.url, token: ADMIN_TOKEN, partSize: 5 * MiB });
   await chronicle.createExperiment({ id: "outage" });
   const run = chronicle.run("outage", "v", 0);

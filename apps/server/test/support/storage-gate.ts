@@ -37,10 +37,6 @@ export class StorageGate {
     this.holding = pick;
   }
 
-  matching(method: string, url: RegExp): GatedRequest[] {
-    return this.requests.filter((r) => r.method === method && url.test(r.url));
-  }
-
   async close(): Promise<void> {
     this.server?.closeAllConnections();
     await new Promise((resolve) => this.server?.close(resolve));
