@@ -2,7 +2,7 @@ import { databasesUnderTest, storagesUnderTest, suiteConfig } from "@methodic/se
 import { defineConfig } from "vitest/config";
 
 // The whole suite runs against a real server on each pair of drivers: PGlite and, with
-// TEST_DATABASE_URL, PostgreSQL; the local disk and S3 (MinIO).
+// TEST_DATABASE_URL, PostgreSQL; the local disk and S3 (MinIO). `*.s3.test.ts` is about S3 only.
 export default defineConfig(
   suiteConfig({
     projects: databasesUnderTest().flatMap((database) =>
@@ -10,6 +10,7 @@ export default defineConfig(
         name: `${database}-${storage === "s3" ? "minio" : storage}`,
         database,
         storage,
+        ...(storage === "local" && { exclude: ["test/**/*.s3.test.ts"] }),
       })),
     ),
   }),

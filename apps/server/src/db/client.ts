@@ -59,6 +59,9 @@ async function openPostgres(url: string, log: Logger): Promise<Database> {
   });
   // An idle client that loses its connection is dropped from the pool; the next query reconnects.
   pool.on("error", (err) => log.warn({ err }, "idle database connection lost"));
+  // One a request holds (inside a transaction) fails that request's queries, as a 503; without a
+  // listener of its own, the client would also throw the error as an unhandled event, ending the process.
+  pool.on("connect", (client) => client.on("error", () => {}));
   try {
     await migratePostgres(pool);
   } catch (err) {

@@ -115,8 +115,9 @@ export const errorsPlugin = fp(async (app: FastifyInstance) => {
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     // The client went away mid-request (an interrupted upload): nobody is left to answer, and it says
-    // nothing about our database or storage.
-    if (request.raw.aborted || (request.raw.destroyed && err.code === "ECONNRESET")) {
+    // nothing about our database or storage. Its own connection tells: a request whose body was read
+    // whole is `destroyed` too, and a database's ECONNRESET is not the client's.
+    if (request.raw.aborted || (request.raw.socket?.destroyed && err.code === "ECONNRESET")) {
       request.log.info("the client closed the connection before the request was complete");
       return reply.code(499).send();
     }

@@ -12,6 +12,12 @@ export {
   testDatabase,
 } from "./databases.js";
 export { type Minio, minioBinary, type S3Endpoint, startMinio } from "./minio.js";
+export {
+  type PostgresCluster,
+  type RestartableMinio,
+  startPostgresCluster,
+  startRestartableMinio,
+} from "./outages.js";
 export { freePort } from "./ports.js";
 export { killAll, type ProcessExit, type SpawnedProcess, spawnNode, spawnProcess } from "./processes.js";
 export {

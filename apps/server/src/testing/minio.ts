@@ -60,12 +60,16 @@ const ROOT_PASSWORD = "methodic-test-secret";
 /**
  * MinIO listening on 127.0.0.1 on a port the system picks, with a data dir of its own that `stop`
  * removes. Incomplete multipart uploads are kept for a week, as long as the server's pending TTL, so
- * that MinIO's own clean-up never races a test.
+ * that MinIO's own clean-up never races a test. Given a port and a data dir (the caller's, which
+ * `stop` keeps), it starts there: the same MinIO again after a stop.
  */
-export async function startMinio(binary = minioBinary()): Promise<Minio> {
+export async function startMinio(
+  binary = minioBinary(),
+  place: { port: number; dataDir: string } | undefined = undefined,
+): Promise<Minio> {
   if (!binary) throw new Error(s3Availability().why);
-  const dataDir = await mkdtemp(join(tmpdir(), "methodic-minio-"));
-  const minio = spawnProcess(binary, ["server", dataDir, "--address", "127.0.0.1:0"], {
+  const dataDir = place?.dataDir ?? (await mkdtemp(join(tmpdir(), "methodic-minio-")));
+  const minio = spawnProcess(binary, ["server", dataDir, "--address", `127.0.0.1:${place?.port ?? 0}`], {
     env: {
       PATH: process.env.PATH,
       HOME: dataDir,
@@ -78,7 +82,7 @@ export async function startMinio(binary = minioBinary()): Promise<Minio> {
   });
   const stop = async () => {
     await minio.stop("SIGTERM");
-    await rm(dataDir, { recursive: true, force: true });
+    if (!place) await rm(dataDir, { recursive: true, force: true });
   };
   try {
     // Its banner names the port it took.

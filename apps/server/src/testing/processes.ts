@@ -9,6 +9,9 @@ export interface SpawnOptions {
   cwd?: string;
   /** The whole environment of the child (nothing is inherited unless passed). */
   env?: NodeJS.ProcessEnv;
+  /** Run as this user and group (a program that refuses to run as root, run by root). */
+  uid?: number;
+  gid?: number;
 }
 
 /** A child process whose output is collected as it comes. */
@@ -30,7 +33,13 @@ const running = new Set<SpawnedProcess>();
 
 /** Spawns a command and collects everything it prints; every test's children go through here. */
 export function spawnProcess(command: string, args: string[], options: SpawnOptions = {}): SpawnedProcess {
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(options.uid !== undefined && { uid: options.uid }),
+    ...(options.gid !== undefined && { gid: options.gid }),
+  });
   let stdout = "";
   let stderr = "";
   let output = "";

@@ -48,13 +48,13 @@ export function s3ClientFor(target: S3Endpoint): S3Client {
 }
 
 /**
- * A fresh bucket on the run's S3 server (MinIO, which checks signatures and checksums like S3) for one
- * test server. Presigned URLs go through a proxy that forwards every request as it is (its Host
- * header included, which the signatures cover) and counts the bytes PUT, so that a test can tell how
- * much a client sent; the server itself talks to S3 directly.
+ * A fresh bucket on the run's S3 server (MinIO, which checks signatures and checksums like S3), or on
+ * the one given, for one test server. Presigned URLs go through a proxy that forwards every request
+ * as it is (its Host header included, which the signatures cover) and counts the bytes PUT, so that a
+ * test can tell how much a client sent; the server itself talks to S3 directly.
  */
-export async function startS3(): Promise<TestS3> {
-  const target = await s3Server();
+export async function startS3(on?: S3Endpoint): Promise<TestS3> {
+  const target = on ?? (await s3Server());
   const client = s3ClientFor(target);
   const bucket = `methodic-test-${randomBytes(6).toString("hex")}`;
   await client.send(new CreateBucketCommand({ Bucket: bucket }));

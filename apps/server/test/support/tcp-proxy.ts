@@ -7,6 +7,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 export class TcpProxy {
   private server: Server | undefined;
   private sockets = new Set<Socket>();
+  private cutOnUse = false;
   port = 0;
 
   constructor(
@@ -14,7 +15,16 @@ export class TcpProxy {
     private readonly targetPort: number,
   ) {}
 
+  /**
+   * Connections that look alive until used, as when the server vanished without a word: from now on
+   * (until stopped and started again), the next bytes a client sends cut its connection instead of going through.
+   */
+  cutWhenUsed(): void {
+    this.cutOnUse = true;
+  }
+
   async start(): Promise<void> {
+    this.cutOnUse = false;
     const server = createServer((client) => {
       const upstream = connect(this.targetPort, this.targetHost);
       for (const socket of [client, upstream]) {
@@ -25,6 +35,12 @@ export class TcpProxy {
           upstream.destroy();
         });
       }
+      // Before the pipe's own listener, so that nothing of a cut connection's bytes goes through.
+      client.on("data", () => {
+        if (!this.cutOnUse) return;
+        client.destroy();
+        upstream.destroy();
+      });
       client.pipe(upstream).pipe(client);
     });
     await new Promise<void>((resolve, reject) => {
