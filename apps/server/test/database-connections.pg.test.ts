@@ -1,4 +1,3 @@
-import { createServer } from "node:net";
 import pg from "pg";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { createDatabase, startServer, type TestServer } from "../src/testing/index.js";
@@ -47,16 +46,13 @@ function expectUnavailable(answer: HttpAnswer) {
 }
 
 test("a database that resets connections is a 503 to a request with a body, not a client hang-up (499)", async () => {
-  await proxy.stop();
   // Where the database was, something that resets every connection (ECONNRESET), as a server going down may.
-  const resetter = createServer((socket) => socket.resetAndDestroy());
-  await new Promise<void>((resolve) => resetter.listen(proxy.port, "127.0.0.1", resolve));
+  proxy.resetConnections();
   try {
     // More than the pool holds: past any connection it kept, every one is a new one, reset.
     for (let i = 0; i <= POOL_MAX; i++) expectUnavailable(await createNote());
   } finally {
-    await new Promise((resolve) => resetter.close(resolve));
-    await proxy.start();
+    proxy.restore();
   }
   expect((await createNote()).status).toBe(201);
 });

@@ -8,6 +8,7 @@ export class TcpProxy {
   private server: Server | undefined;
   private sockets = new Set<Socket>();
   private cutOnUse = false;
+  private resetting = false;
   port = 0;
 
   constructor(
@@ -23,9 +24,29 @@ export class TcpProxy {
     this.cutOnUse = true;
   }
 
-  async start(): Promise<void> {
+  /**
+   * A database going down hard, without giving the port up (another process could take it in
+   * between): every connection, open or new, is reset (ECONNRESET) until `restore()`.
+   */
+  resetConnections(): void {
+    this.resetting = true;
+    for (const socket of this.sockets) socket.resetAndDestroy();
+    this.sockets.clear();
+  }
+
+  /** Connections go through again. */
+  restore(): void {
+    this.resetting = false;
     this.cutOnUse = false;
+  }
+
+  async start(): Promise<void> {
+    this.restore();
     const server = createServer((client) => {
+      if (this.resetting) {
+        client.resetAndDestroy();
+        return;
+      }
       const upstream = connect(this.targetPort, this.targetHost);
       for (const socket of [client, upstream]) {
         this.sockets.add(socket);
