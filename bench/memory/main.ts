@@ -6,8 +6,9 @@ import { storagesToRun } from "../lib/minio.js";
 import { database, integer, storages } from "../lib/options.js";
 import { writeRandomFile } from "../lib/random.js";
 import { MiB } from "../lib/stats.js";
+import { type HostileMeasurement, measureHostile } from "./hostile.js";
 import { type Measurement, measure } from "./measure.js";
-import { formatReport, TARGETS, verdicts } from "./report.js";
+import { formatReport, HOSTILE_LIMIT, hostileVerdicts, TARGETS, verdicts } from "./report.js";
 
 await runBenchmark(
   {
@@ -18,6 +19,12 @@ await runBenchmark(
       storage: storages(),
       database: database(),
       concurrency: integer({ help: "pieces in flight in the SDK", default: 8, shown: "8, the SDK's own" }),
+      hostileParts: integer({
+        help: "parts of each of the 20 components a hostile asset declares",
+        default: 10_000,
+        smoke: 100,
+      }),
+      hostileAssets: integer({ help: "hostile assets created (each re-planned 4 times)", default: 3, smoke: 1 }),
     },
   },
   async (options, { log, report }) => {
@@ -42,9 +49,23 @@ await runBenchmark(
         );
         results.push(result);
       }
+      const hostile: HostileMeasurement[] = [];
+      for (const storage of drivers) {
+        log(`${storage} storage, ${options.database}: hostile requests`);
+        const result = await measureHostile({
+          storage,
+          database: options.database,
+          components: 20,
+          parts: options.hostileParts,
+          assets: options.hostileAssets,
+          replans: 4,
+        });
+        log(`${storage}: server growth ${result.server.growth} MiB, slowest /healthz ${result.healthzMaxMs} ms`);
+        hostile.push(result);
+      }
 
       await report({
-        tables: formatReport(results),
+        tables: formatReport(results, hostile),
         document: {
           options: {
             sizeMiB: options.size,
@@ -55,9 +76,13 @@ await runBenchmark(
             smoke: options.smoke,
           },
           unit: "MiB",
-          targets: TARGETS.map(({ name, database, limit }) => ({ name, database: database ?? "any", limit })),
+          targets: [
+            ...TARGETS.map(({ name, database, limit }) => ({ name, database: database ?? "any", limit })),
+            { name: "server growth under hostile requests", database: "any", limit: HOSTILE_LIMIT },
+          ],
           results,
-          verdicts: verdicts(results),
+          hostile,
+          verdicts: [...verdicts(results), ...hostileVerdicts(hostile)],
         },
       });
     });
