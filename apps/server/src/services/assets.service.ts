@@ -14,17 +14,9 @@ import type { Db } from "../db/client.js";
 import * as q from "../db/queries/assets.js";
 import { findRun } from "../db/queries/runs.js";
 import { ApiError, invalidRequest } from "../errors.js";
-import {
-  isMultipart,
-  type MissingPiece,
-  type Piece,
-  piecesOf,
-  type RecordedPiece,
-  type StoredAsset,
-  unrecorded,
-} from "../lib/pieces.js";
+import { isMultipart, type Piece, piecesOf, type RecordedPiece, type StoredAsset, unrecorded } from "../lib/pieces.js";
 import type { BlobGrant, LocalBlobStore } from "../storage/local.js";
-import type { BlobStore } from "../storage/types.js";
+import type { BlobStore, Verdict } from "../storage/types.js";
 import { manifestOf } from "./manifest.js";
 import { missingRun, type RunRef } from "./runs.service.js";
 
@@ -96,12 +88,15 @@ async function planFor(ctx: AssetContext, asset: StoredAsset, recorded: Recorded
   return { expires_at: expiresAt.toISOString(), components };
 }
 
-function incomplete(missing: MissingPiece[]): ApiError {
+function incomplete({ missing, mismatched }: Pick<Verdict, "missing" | "mismatched">): ApiError {
   const first = missing[0];
+  const wrong = mismatched[0];
+  const more = mismatched.length > 1 ? ` and ${mismatched.length - 1} more` : "";
   return new ApiError(
     "asset_incomplete",
-    `${missing.length} component(s) are not fully uploaded${first ? `, starting with '${first.path}'` : ""}; ` +
-      "POST /uploads for a plan of what is missing.",
+    `${missing.length} component(s) are not fully uploaded${first ? `, starting with '${first.path}'` : ""}` +
+      (wrong ? `; the bytes received for '${wrong}'${more} do not match its sha256 and must be sent again` : "") +
+      "; POST /uploads for a plan of what is missing.",
     { missing: missing.map(({ path, partNumbers }) => ({ path, ...(partNumbers && { part_numbers: partNumbers }) })) },
   );
 }
@@ -278,17 +273,50 @@ export async function reportParts(ctx: AssetContext, id: string, body: ReportPar
   return { asset: toAsset(updated ?? (await q.findAsset(ctx.db, id)) ?? row) };
 }
 
-/** Verifies every component and flips pending → ready, once, however many calls race. */
-export async function finalizeAsset(ctx: AssetContext, id: string): Promise<{ asset: Asset }> {
-  return ctx.db.transaction(async (tx) => {
-    const row = await q.findAsset(tx, id, true);
-    if (!row) throw assetNotFound(id);
-    if (row.state === "aborted") throw assetAborted(id);
-    if (row.state === "ready") return { asset: toAsset(row) };
-    const absent = await ctx.storage.complete(stored(row), await q.recordedPieces(tx, id));
-    if (absent.length > 0) throw incomplete(absent);
-    return { asset: toAsset(await q.markReady(tx, id)) };
-  });
+/** Finalizes in flight, by storage (one per app) and asset id: a call while one runs gets its answer. */
+const finalizing = new WeakMap<BlobStore, Map<string, Promise<{ asset: Asset }>>>();
+
+/**
+ * Verifies every component and flips pending → ready, once, however many calls race: the calls of
+ * one process share one finalize (and its answer), those of several meet at the asset row's lock.
+ */
+export function finalizeAsset(ctx: AssetContext, id: string): Promise<{ asset: Asset }> {
+  const running = finalizing.get(ctx.storage) ?? new Map<string, Promise<{ asset: Asset }>>();
+  finalizing.set(ctx.storage, running);
+  const inFlight = running.get(id);
+  if (inFlight) return inFlight;
+  const started = finalizeOnce(ctx, id).finally(() => running.delete(id));
+  running.set(id, started);
+  return started;
+}
+
+async function finalizeOnce(ctx: AssetContext, id: string): Promise<{ asset: Asset }> {
+  const row = await q.findAsset(ctx.db, id);
+  if (!row) throw assetNotFound(id);
+  if (row.state === "aborted") throw assetAborted(id);
+  if (row.state === "ready") return { asset: toAsset(row) };
+  // The slow part (the local disk reads and hashes files) holds no lock; the transaction only moves.
+  const completion = await ctx.storage.check(stored(row));
+  let ready = false;
+  try {
+    const outcome = await ctx.db.transaction(async (tx): Promise<{ row: q.AssetRow } | { verdict: Verdict }> => {
+      const state = await q.lockState(tx, id);
+      if (!state) throw assetNotFound(id);
+      if (state === "aborted") throw assetAborted(id);
+      if (state === "ready") return { row: (await q.findAsset(tx, id)) ?? row };
+      const verdict = await completion.complete(await q.recordedPieces(tx, id));
+      if (verdict.forget.length > 0) await q.forgetPieces(tx, id, verdict.forget);
+      // Forgetting what storage does not hold commits with the 409, so that /uploads plans it again.
+      if (verdict.missing.length > 0) return { verdict };
+      return { row: await q.markReady(tx, id) };
+    });
+    if ("verdict" in outcome) throw incomplete(outcome.verdict);
+    ready = true;
+    return { asset: toAsset(outcome.row) };
+  } finally {
+    // Only temporary files: a failure to remove one leaves litter in a folder its asset's end removes.
+    await completion.release(ready).catch(() => {});
+  }
 }
 
 export async function abortAsset(ctx: AssetContext, id: string, onCleanupError: (err: unknown) => void) {
@@ -334,9 +362,18 @@ export async function sweepAbandoned(ctx: AssetContext, ttlS: number, onCleanupE
   return aborted.map((row) => row.id);
 }
 
+const takesNoUploads = (id: string, state: string) =>
+  new ApiError(
+    state === "aborted" ? "asset_aborted" : "asset_state_conflict",
+    `Asset ${id} is ${state}: it takes no more uploads.`,
+  );
+
 /**
- * A piece PUT to the local driver's signed URL: written into its component's file and recorded at
- * once (the local driver sees every byte, so its records are the whole truth). Answers the ETag.
+ * A piece PUT to the local driver's signed URL: received whole into a file of its own and hashed
+ * (against the file's SHA-256 for a single PUT, the part's for a part with a part hash), then, in a
+ * transaction holding the asset locked and only while it is pending, moved into its place and
+ * recorded (the local driver sees every byte, so its records are the whole truth). A PUT never
+ * touches anything but its own piece: a ready asset's files stay as they are. Answers the ETag.
  */
 export async function receivePiece(
   db: Db,
@@ -344,21 +381,44 @@ export async function receivePiece(
   grant: BlobGrant,
   body: AsyncIterable<Buffer>,
 ): Promise<string> {
-  const asset = await q.findAsset(db, grant.assetId);
-  const component = asset?.components[grant.index];
-  if (!asset || !component) throw assetNotFound(grant.assetId);
-  if (asset.state !== "pending") {
-    throw new ApiError(
-      asset.state === "aborted" ? "asset_aborted" : "asset_state_conflict",
-      `Asset ${asset.id} is ${asset.state}: it takes no more uploads.`,
-    );
+  const id = grant.assetId;
+  const target = await q.findComponent(db, id, grant.index);
+  const component = target?.component;
+  if (!target || !component) throw assetNotFound(id);
+  // Refused before a byte is read, and again under the lock, whatever happened in between.
+  if (target.state !== "pending") throw takesNoUploads(id, target.state);
+  const expected = isMultipart(component, target.partSize ?? 0)
+    ? component.partSha256?.[grant.partNumber - 1]
+    : component.sha256;
+
+  const received = await store.receive(grant, body);
+  try {
+    if (expected !== undefined && received.sha256 !== expected) {
+      throw invalidRequest(
+        `The body's SHA-256 is ${received.sha256}, not ${expected}, the SHA-256 of this ` +
+          `${isMultipart(component, target.partSize ?? 0) ? `part of '${component.path}'` : `file, '${component.path}'`}: ` +
+          "nothing was kept; send the right bytes.",
+        {
+          fields: [{ in: "body", path: "", message: "does not match the piece's sha256" }],
+          expected_sha256: expected,
+          received_sha256: received.sha256,
+        },
+      );
+    }
+    const etag = store.etagOf(id, grant.index, grant);
+    const piece = { path: component.path, partNumber: grant.partNumber, etag, size: grant.size };
+    const state = await db.transaction(async (tx) => {
+      const locked = await q.lockState(tx, id);
+      if (locked === "pending") {
+        await store.place(received, grant);
+        await q.addPieces(tx, id, [piece]);
+      }
+      return locked;
+    });
+    if (!state) throw assetNotFound(id);
+    if (state !== "pending") throw takesNoUploads(id, state);
+    return etag;
+  } finally {
+    await store.discard(received);
   }
-  const etag = await store.write(grant, body);
-  const piece = { path: component.path, partNumber: grant.partNumber, etag, size: grant.size };
-  if (!(await q.recordPieces(db, asset.id, [piece]))) {
-    // Aborted while the bytes were on their way: leave nothing behind.
-    await store.remove({ id: asset.id, partSize: 0, components: [] });
-    throw new ApiError("asset_aborted", `Asset ${asset.id} was aborted during the upload.`);
-  }
-  return etag;
 }
