@@ -422,3 +422,8 @@ export async function receivePiece(
     await store.discard(received);
   }
 }
+
+/** The manifest path of a component, for the file name of its download; undefined when it is gone. */
+export async function componentPath(db: Db, assetId: string, index: number): Promise<string | undefined> {
+  return (await q.findComponent(db, assetId, index))?.component?.path;
+}

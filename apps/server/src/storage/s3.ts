@@ -16,6 +16,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { S3Config } from "../config.js";
+import { attachment } from "../lib/content-disposition.js";
 import { eachLimited } from "../lib/each-limited.js";
 import {
   isMultipart,
@@ -157,8 +158,16 @@ export class S3BlobStore implements BlobStore {
   }
 
   signGet(asset: StoredAsset, index: number, expiresAt: Date): Promise<string> {
+    const component = asset.components[index];
+    if (!component) throw new Error(`no component ${index}`);
+    // Storage answers the GET with this header: a download is a file to save, never a page to render.
+    const disposition = attachment(component.path);
     return this.presign(
-      new GetObjectCommand({ Bucket: this.config.bucket, Key: this.key(asset.id, index) }),
+      new GetObjectCommand({
+        Bucket: this.config.bucket,
+        Key: this.key(asset.id, index),
+        ResponseContentDisposition: disposition,
+      }),
       expiresAt,
       [],
     );
