@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ApiError } from "../errors.js";
 import { attachment } from "../lib/content-disposition.js";
-import * as assets from "../services/assets.service.js";
+import * as blobs from "../services/local-blobs.service.js";
 import type { LocalBlobStore } from "../storage/local.js";
 
 const BlobParams = z.strictObject({
@@ -43,14 +43,14 @@ export const localBlobRoutes: FastifyPluginAsyncZod<{ store: LocalBlobStore }> =
         ? new ApiError("payload_too_large", `The body is longer than this piece's ${grant.size} bytes.`)
         : new ApiError("invalid_request", `Content-Length is ${declared}; this piece is ${grant.size} bytes.`);
     }
-    const etag = await assets.receivePiece(app.db, store, grant, req.raw);
+    const etag = await blobs.receivePiece(app.db, store, grant, req.raw);
     return reply.code(200).header("etag", etag).send();
   });
 
   app.get("/v1/blobs/:id/:index", { schema, config: { access: "none" } }, async (req, reply) => {
     const grant = store.grantOf("GET", req.params.id, req.params.index, req.query);
     const gone = () => new ApiError("not_found", "This component is no longer stored.");
-    const path = await assets.componentPath(app.db, grant.assetId, grant.index);
+    const path = await blobs.componentPath(app.db, grant.assetId, grant.index);
     if (path === undefined) throw gone();
     const result = await send(req.raw, `/${grant.assetId}/${grant.index}`, {
       root: store.root,
