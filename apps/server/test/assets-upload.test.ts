@@ -126,6 +126,21 @@ describe("uploading single-PUT components", () => {
     expect(again.body).toEqual(answers[0]!.body);
   });
 
+  test("download URLs answer Content-Disposition: attachment with the file's name, safely encoded", async ({ api }) => {
+    const ref = await startRun(api, "up-disposition");
+    const files = [text('model/wé "v2".json', "{}"), text("plain.bin", "x")];
+    const ready = await readyAsset(api, ref, files);
+    const expected: Record<string, string> = {
+      'model/wé "v2".json': `attachment; filename="w_ _v2_.json"; filename*=UTF-8''w%C3%A9%20%22v2%22.json`,
+      "plain.bin": `attachment; filename="plain.bin"; filename*=UTF-8''plain.bin`,
+    };
+    for (const component of (await download(api, ready.id)).components) {
+      const res = await fetchBlob(api, component.url);
+      expect(res.status, component.path).toBe(200);
+      expect(res.headers["content-disposition"], component.path).toBe(expected[component.path]);
+    }
+  });
+
   test("empty files need no PUT and download as empty", async ({ api }) => {
     const ref = await startRun(api, "up-empty");
     const files = [text("empty", ""), text("nested/also-empty", "")];

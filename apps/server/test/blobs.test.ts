@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vitest";
 import { type Api, startApp } from "./support/app.js";
 import {
@@ -339,6 +341,23 @@ describe("downloads", () => {
     const whole = await fetchBlob(api, component!.url);
     expect(whole.status).toBe(200);
     expect(sha256(whole.bytes)).toBe(sha256(bytes));
+  });
+
+  test("a range past the end is 416 range_not_satisfiable with the size; a file no longer stored is 404", async () => {
+    const ref = await startRun(api, "range-416");
+    const files: File[] = [{ path: "w.bin", bytes: randomBytes(1000) }];
+    const ready = await readyAsset(api, ref, files);
+    const [component] = (await download(api, ready.id)).components;
+    for (const range of ["bytes=1000-", "bytes=1000-1999", "bytes=5000-6000"]) {
+      const res = await fetchBlob(api, component!.url, { range });
+      expect(res.status, range).toBe(416);
+      expect(res.headers["content-range"], range).toBe("bytes */1000");
+      expect(JSON.parse(res.bytes.toString()).error.code, range).toBe("range_not_satisfiable");
+    }
+    await rm(join(api.app.config.dataDir, "blobs", ready.id, "0"));
+    const gone = await fetchBlob(api, component!.url, { range: "bytes=0-9" });
+    expect(gone.status).toBe(404);
+    expect(JSON.parse(gone.bytes.toString()).error.code).toBe("not_found");
   });
 
   test("are 409 asset_not_ready for pending and aborted assets", async () => {

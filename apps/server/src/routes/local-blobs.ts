@@ -3,7 +3,8 @@ import { AssetId } from "@methodic/contract";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ApiError } from "../errors.js";
-import * as assets from "../services/assets.service.js";
+import { attachment } from "../lib/content-disposition.js";
+import * as blobs from "../services/local-blobs.service.js";
 import type { LocalBlobStore } from "../storage/local.js";
 
 const BlobParams = z.strictObject({
@@ -24,8 +25,8 @@ const BlobQuery = z.object({
 /**
  * The local storage driver's own routes, what S3 is to the S3 driver: the signed URLs the API hands
  * out lead here, so they stand outside the contract (clients only follow URLs). PUT streams a piece
- * into its component's file, GET streams a component (with Range). Paths come from the asset id and
- * component index alone.
+ * into a file of its own, checked before it takes its place; GET streams a component (with Range) as
+ * an attachment named like the component. Paths come from the asset id and component index alone.
  */
 export const localBlobRoutes: FastifyPluginAsyncZod<{ store: LocalBlobStore }> = async (app, { store }) => {
   // The body is the piece itself: read from the request stream, never parsed or buffered.
@@ -42,12 +43,15 @@ export const localBlobRoutes: FastifyPluginAsyncZod<{ store: LocalBlobStore }> =
         ? new ApiError("payload_too_large", `The body is longer than this piece's ${grant.size} bytes.`)
         : new ApiError("invalid_request", `Content-Length is ${declared}; this piece is ${grant.size} bytes.`);
     }
-    const etag = await assets.receivePiece(app.db, store, grant, req.raw);
+    const etag = await blobs.receivePiece(app.db, store, grant, req.raw);
     return reply.code(200).header("etag", etag).send();
   });
 
   app.get("/v1/blobs/:id/:index", { schema, config: { access: "none" } }, async (req, reply) => {
     const grant = store.grantOf("GET", req.params.id, req.params.index, req.query);
+    const gone = () => new ApiError("not_found", "This component is no longer stored.");
+    const path = await blobs.componentPath(app.db, grant.assetId, grant.index);
+    if (path === undefined) throw gone();
     const result = await send(req.raw, `/${grant.assetId}/${grant.index}`, {
       root: store.root,
       acceptRanges: true,
@@ -55,9 +59,19 @@ export const localBlobRoutes: FastifyPluginAsyncZod<{ store: LocalBlobStore }> =
       dotfiles: "deny",
       index: false,
     });
-    if (result.type === "error") throw new ApiError("not_found", "This component is no longer stored.");
+    if (result.statusCode === 416) {
+      const contentRange = String(result.headers["Content-Range"]);
+      throw new ApiError(
+        "range_not_satisfiable",
+        `The Range asks for bytes this ${contentRange.slice("bytes */".length)}-byte file does not have.`,
+        undefined,
+        { "content-range": contentRange },
+      );
+    }
+    if (result.type === "error") throw gone();
     reply.code(result.statusCode).headers(result.headers);
     reply.header("content-type", "application/octet-stream");
+    reply.header("content-disposition", attachment(path));
     return reply.send(result.stream);
   });
 };

@@ -14,17 +14,8 @@ import type { Db } from "../db/client.js";
 import * as q from "../db/queries/assets.js";
 import { findRun } from "../db/queries/runs.js";
 import { ApiError, invalidRequest } from "../errors.js";
-import {
-  isMultipart,
-  type MissingPiece,
-  type Piece,
-  piecesOf,
-  type RecordedPiece,
-  type StoredAsset,
-  unrecorded,
-} from "../lib/pieces.js";
-import type { BlobGrant, LocalBlobStore } from "../storage/local.js";
-import type { BlobStore } from "../storage/types.js";
+import { isMultipart, type Piece, piecesOf, type RecordedPiece, type StoredAsset, unrecorded } from "../lib/pieces.js";
+import type { BlobStore, Verdict } from "../storage/types.js";
 import { manifestOf } from "./manifest.js";
 import { missingRun, type RunRef } from "./runs.service.js";
 
@@ -96,12 +87,15 @@ async function planFor(ctx: AssetContext, asset: StoredAsset, recorded: Recorded
   return { expires_at: expiresAt.toISOString(), components };
 }
 
-function incomplete(missing: MissingPiece[]): ApiError {
+function incomplete({ missing, mismatched }: Pick<Verdict, "missing" | "mismatched">): ApiError {
   const first = missing[0];
+  const wrong = mismatched[0];
+  const more = mismatched.length > 1 ? ` and ${mismatched.length - 1} more` : "";
   return new ApiError(
     "asset_incomplete",
-    `${missing.length} component(s) are not fully uploaded${first ? `, starting with '${first.path}'` : ""}; ` +
-      "POST /uploads for a plan of what is missing.",
+    `${missing.length} component(s) are not fully uploaded${first ? `, starting with '${first.path}'` : ""}` +
+      (wrong ? `; the bytes received for '${wrong}'${more} do not match its sha256 and must be sent again` : "") +
+      "; POST /uploads for a plan of what is missing.",
     { missing: missing.map(({ path, partNumbers }) => ({ path, ...(partNumbers && { part_numbers: partNumbers }) })) },
   );
 }
@@ -278,17 +272,50 @@ export async function reportParts(ctx: AssetContext, id: string, body: ReportPar
   return { asset: toAsset(updated ?? (await q.findAsset(ctx.db, id)) ?? row) };
 }
 
-/** Verifies every component and flips pending → ready, once, however many calls race. */
-export async function finalizeAsset(ctx: AssetContext, id: string): Promise<{ asset: Asset }> {
-  return ctx.db.transaction(async (tx) => {
-    const row = await q.findAsset(tx, id, true);
-    if (!row) throw assetNotFound(id);
-    if (row.state === "aborted") throw assetAborted(id);
-    if (row.state === "ready") return { asset: toAsset(row) };
-    const absent = await ctx.storage.complete(stored(row), await q.recordedPieces(tx, id));
-    if (absent.length > 0) throw incomplete(absent);
-    return { asset: toAsset(await q.markReady(tx, id)) };
-  });
+/** Finalizes in flight, by storage (one per app) and asset id: a call while one runs gets its answer. */
+const finalizing = new WeakMap<BlobStore, Map<string, Promise<{ asset: Asset }>>>();
+
+/**
+ * Verifies every component and flips pending → ready, once, however many calls race: the calls of
+ * one process share one finalize (and its answer), those of several meet at the asset row's lock.
+ */
+export function finalizeAsset(ctx: AssetContext, id: string): Promise<{ asset: Asset }> {
+  const running = finalizing.get(ctx.storage) ?? new Map<string, Promise<{ asset: Asset }>>();
+  finalizing.set(ctx.storage, running);
+  const inFlight = running.get(id);
+  if (inFlight) return inFlight;
+  const started = finalizeOnce(ctx, id).finally(() => running.delete(id));
+  running.set(id, started);
+  return started;
+}
+
+async function finalizeOnce(ctx: AssetContext, id: string): Promise<{ asset: Asset }> {
+  const row = await q.findAsset(ctx.db, id);
+  if (!row) throw assetNotFound(id);
+  if (row.state === "aborted") throw assetAborted(id);
+  if (row.state === "ready") return { asset: toAsset(row) };
+  // The slow part (the local disk reads and hashes files) holds no lock; the transaction only moves.
+  const completion = await ctx.storage.check(stored(row));
+  let ready = false;
+  try {
+    const outcome = await ctx.db.transaction(async (tx): Promise<{ row: q.AssetRow } | { verdict: Verdict }> => {
+      const state = await q.lockState(tx, id);
+      if (!state) throw assetNotFound(id);
+      if (state === "aborted") throw assetAborted(id);
+      if (state === "ready") return { row: (await q.findAsset(tx, id)) ?? row };
+      const verdict = await completion.complete(await q.recordedPieces(tx, id));
+      if (verdict.forget.length > 0) await q.forgetPieces(tx, id, verdict.forget);
+      // Forgetting what storage does not hold commits with the 409, so that /uploads plans it again.
+      if (verdict.missing.length > 0) return { verdict };
+      return { row: await q.markReady(tx, id) };
+    });
+    if ("verdict" in outcome) throw incomplete(outcome.verdict);
+    ready = true;
+    return { asset: toAsset(outcome.row) };
+  } finally {
+    // Only temporary files: a failure to remove one leaves litter in a folder its asset's end removes.
+    await completion.release(ready).catch(() => {});
+  }
 }
 
 export async function abortAsset(ctx: AssetContext, id: string, onCleanupError: (err: unknown) => void) {
@@ -332,33 +359,4 @@ export async function sweepAbandoned(ctx: AssetContext, ttlS: number, onCleanupE
   for (const row of aborted) await ctx.storage.remove(stored(row)).catch(onCleanupError);
   await q.deleteExpiredIdempotencyKeys(ctx.db);
   return aborted.map((row) => row.id);
-}
-
-/**
- * A piece PUT to the local driver's signed URL: written into its component's file and recorded at
- * once (the local driver sees every byte, so its records are the whole truth). Answers the ETag.
- */
-export async function receivePiece(
-  db: Db,
-  store: LocalBlobStore,
-  grant: BlobGrant,
-  body: AsyncIterable<Buffer>,
-): Promise<string> {
-  const asset = await q.findAsset(db, grant.assetId);
-  const component = asset?.components[grant.index];
-  if (!asset || !component) throw assetNotFound(grant.assetId);
-  if (asset.state !== "pending") {
-    throw new ApiError(
-      asset.state === "aborted" ? "asset_aborted" : "asset_state_conflict",
-      `Asset ${asset.id} is ${asset.state}: it takes no more uploads.`,
-    );
-  }
-  const etag = await store.write(grant, body);
-  const piece = { path: component.path, partNumber: grant.partNumber, etag, size: grant.size };
-  if (!(await q.recordPieces(db, asset.id, [piece]))) {
-    // Aborted while the bytes were on their way: leave nothing behind.
-    await store.remove({ id: asset.id, partSize: 0, components: [] });
-    throw new ApiError("asset_aborted", `Asset ${asset.id} was aborted during the upload.`);
-  }
-  return etag;
 }

@@ -1,17 +1,11 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { constants } from "node:fs";
-import { mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { ApiError, forbidden } from "../errors.js";
-import {
-  type MissingPiece,
-  missingOf,
-  type Piece,
-  type RecordedPiece,
-  type StoredAsset,
-  type StoredComponent,
-} from "../lib/pieces.js";
-import type { BlobStore, SignedRequest } from "./types.js";
+import type { Piece, RecordedPiece, StoredAsset, StoredComponent } from "../lib/pieces.js";
+import { INCOMING, isMissing, PIECES, syncDir, writeHashed } from "./local-files.js";
+import { checkFiles } from "./local-finalize.js";
+import type { BlobStore, Completion, SignedRequest } from "./types.js";
 
 /** What a signed local blob URL grants: one method on one object, one piece of it, until a time. */
 export interface BlobGrant {
@@ -34,12 +28,24 @@ export interface GrantQuery {
   sig?: string | undefined;
 }
 
+/** A piece in a temporary file of its own, hashed as it arrived and fsynced. */
+export interface ReceivedPiece {
+  path: string;
+  sha256: string;
+}
+
 const WHOLE_NUMBER = /^(0|[1-9][0-9]{0,15})$/;
 
 /**
- * The embedded default's storage: components are files under `<data dir>/blobs/<asset id>/<index>`,
- * named by the server (never by a client's path), written and read through URLs the server signs
- * for itself and serves under /v1/blobs.
+ * The embedded default's storage, written and read through URLs the server signs for itself and
+ * serves under /v1/blobs. Under `<data dir>/blobs/<asset id>/`, named by the server (never by a
+ * client's path):
+ * - `.incoming/<random>`: a piece on its way in (or a file finalize is assembling), a file of its own
+ *   for each, so that nothing half-sent or unchecked is ever where a piece or a component belongs;
+ * - `.pieces/<index>.<part number>`: a piece received whole, hashed and fsynced, moved here only while
+ *   the asset was pending (under its row's lock);
+ * - `<index>`: a component, moved here by finalize once its bytes match its SHA-256, and never
+ *   written again: only removing the asset removes it.
  */
 export class LocalBlobStore implements BlobStore {
   readonly kind = "local";
@@ -114,40 +120,71 @@ export class LocalBlobStore implements BlobStore {
     return grant;
   }
 
+  /** The folder of an asset's files: its components, and its pieces while it is pending. */
+  dirOf(assetId: string): string {
+    return join(this.root, assetId);
+  }
+
+  /** Where a received piece of a pending asset waits for finalize. */
+  piecePath(assetId: string, index: number, partNumber: number): string {
+    return join(this.dirOf(assetId), PIECES, `${index}.${partNumber}`);
+  }
+
   /**
-   * Writes exactly the granted piece from `body` at its offset as it arrives (each chunk written before
-   * the next is read, so memory holds one chunk), and fsyncs it before it counts. Answers its ETag.
+   * A new file of its own in the asset's incoming folder (a name nothing else uses, opened for this
+   * caller alone), for bytes that are not in any place yet.
    */
-  async write(grant: BlobGrant, body: AsyncIterable<Buffer>): Promise<string> {
-    const { offset, size } = grant;
-    const path = this.pathOf(grant.assetId, grant.index);
-    await mkdir(dirname(path), { recursive: true });
-    const file = await open(path, constants.O_WRONLY | constants.O_CREAT, 0o600);
-    try {
-      let received = 0;
-      for await (const chunk of body) {
-        if (received + chunk.length > size) {
-          throw new ApiError("payload_too_large", `The body is longer than this piece's ${size} bytes.`);
-        }
-        for (let written = 0; written < chunk.length; ) {
-          const { bytesWritten } = await file.write(
-            chunk,
-            written,
-            chunk.length - written,
-            offset + received + written,
-          );
-          written += bytesWritten;
-        }
-        received += chunk.length;
+  async tempFile(assetId: string): Promise<{ path: string; file: FileHandle }> {
+    const dir = join(this.dirOf(assetId), INCOMING);
+    const path = join(dir, randomBytes(12).toString("hex"));
+    for (let attempt = 0; ; attempt++) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      try {
+        return { path, file: await open(path, "wx", 0o600) };
+      } catch (err) {
+        // A finalize that just made the asset ready tidied the folder away; the caller finds it ready.
+        if (!isMissing(err) || attempt > 0) throw err;
       }
-      if (received !== size) {
-        throw new ApiError("invalid_request", `The body is ${received} bytes; this piece is ${size} bytes.`);
+    }
+  }
+
+  /**
+   * Streams exactly the granted piece from `body` into a new temporary file, hashing it as it
+   * arrives, and fsyncs it. Nothing of the asset changes: `place` puts the piece in its place, once
+   * the asset is known to be pending still; `discard` removes what is left either way.
+   */
+  async receive(grant: BlobGrant, body: AsyncIterable<Buffer>): Promise<ReceivedPiece> {
+    const { size } = grant;
+    const { path, file } = await this.tempFile(grant.assetId);
+    let received = false;
+    try {
+      const written = await writeHashed(file, body, (total) => {
+        if (total > size)
+          throw new ApiError("payload_too_large", `The body is longer than this piece's ${size} bytes.`);
+      });
+      if (written.size !== size) {
+        throw new ApiError("invalid_request", `The body is ${written.size} bytes; this piece is ${size} bytes.`);
       }
       await file.sync();
+      received = true;
+      return { path, sha256: written.sha256 };
     } finally {
       await file.close();
+      if (!received) await rm(path, { force: true });
     }
-    return this.etagOf(grant.assetId, grant.index, grant);
+  }
+
+  /** Moves a received piece into its place, durably. Only for a pending asset, whose row is locked. */
+  async place(received: ReceivedPiece, grant: BlobGrant): Promise<void> {
+    const target = this.piecePath(grant.assetId, grant.index, grant.partNumber);
+    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+    await rename(received.path, target);
+    await syncDir(dirname(target));
+  }
+
+  /** Removes a received piece's temporary file, unless `place` moved it. */
+  async discard(received: ReceivedPiece): Promise<void> {
+    await rm(received.path, { force: true });
   }
 
   /** A piece's ETag: a MAC of what was stored, so a report can be checked without reading the bytes. */
@@ -181,24 +218,12 @@ export class LocalBlobStore implements BlobStore {
     return [];
   }
 
-  async complete(asset: StoredAsset, recorded: RecordedPiece[]): Promise<MissingPiece[]> {
-    const missing = missingOf(asset, recorded);
-    if (missing.length > 0) return missing;
-    await mkdir(join(this.root, asset.id), { recursive: true });
-    for (const [index, component] of asset.components.entries()) {
-      const path = this.pathOf(asset.id, index);
-      if (component.size === 0) {
-        await (await open(path, "w")).close();
-        continue;
-      }
-      const found = await stat(path).catch(() => undefined);
-      if (found?.size !== component.size) missing.push({ path: component.path });
-    }
-    return missing;
+  check(asset: StoredAsset): Promise<Completion> {
+    return checkFiles(this, asset);
   }
 
   async remove(asset: StoredAsset): Promise<void> {
-    await rm(join(this.root, asset.id), { recursive: true, force: true });
+    await rm(this.dirOf(asset.id), { recursive: true, force: true });
   }
 
   async ping(): Promise<void> {

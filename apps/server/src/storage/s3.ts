@@ -16,6 +16,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { S3Config } from "../config.js";
+import { attachment } from "../lib/content-disposition.js";
+import { eachLimited } from "../lib/each-limited.js";
 import {
   isMultipart,
   type MissingPiece,
@@ -26,23 +28,7 @@ import {
   type StoredComponent,
   unrecorded,
 } from "../lib/pieces.js";
-import { type BlobStore, type SignedRequest, StorageUnavailableError } from "./types.js";
-
-/** How many storage requests one API request keeps in flight at most. */
-const CONCURRENCY = 16;
-
-async function eachLimited<T, R>(items: T[], work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
-  return results;
-}
+import { type BlobStore, type Completion, type SignedRequest, StorageUnavailableError } from "./types.js";
 
 const statusOf = (err: unknown) => (err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined);
 const isNotFound = (err: unknown) =>
@@ -172,8 +158,16 @@ export class S3BlobStore implements BlobStore {
   }
 
   signGet(asset: StoredAsset, index: number, expiresAt: Date): Promise<string> {
+    const component = asset.components[index];
+    if (!component) throw new Error(`no component ${index}`);
+    // Storage answers the GET with this header: a download is a file to save, never a page to render.
+    const disposition = attachment(component.path);
     return this.presign(
-      new GetObjectCommand({ Bucket: this.config.bucket, Key: this.key(asset.id, index) }),
+      new GetObjectCommand({
+        Bucket: this.config.bucket,
+        Key: this.key(asset.id, index),
+        ResponseContentDisposition: disposition,
+      }),
       expiresAt,
       [],
     );
@@ -254,6 +248,19 @@ export class S3BlobStore implements BlobStore {
     return parts;
   }
 
+  async check(asset: StoredAsset): Promise<Completion> {
+    // Nothing to read beforehand: storage did the checking as the bytes arrived, and completing
+    // multipart uploads belongs under the lock, so that an abort cannot slip between and leak an object.
+    return {
+      complete: async (recorded) => ({ missing: await this.complete(asset, recorded), mismatched: [], forget: [] }),
+      release: async () => {},
+    };
+  }
+
+  /**
+   * Checks the bytes against the records, completes multipart uploads and writes empty components.
+   * Answers what storage does not hold, having completed nothing if anything is missing.
+   */
   async complete(asset: StoredAsset, recorded: RecordedPiece[]): Promise<MissingPiece[]> {
     // Single PUTs need no report: storage itself says whether they arrived.
     const multipartMissing = missingOf(asset, recorded).filter((m) => m.partNumbers);

@@ -31,17 +31,42 @@ export interface BlobStore {
   discover(asset: StoredAsset, recorded: RecordedPiece[]): Promise<RecordedPiece[]>;
 
   /**
-   * At finalize: checks the bytes against the records, completes multipart uploads and writes empty
-   * components. Answers what storage does not hold, having changed nothing if anything is missing;
-   * nothing is ready unless that is empty.
+   * Finalize's first step, before the asset row is locked, so that no lock is held over slow work
+   * (the local disk reads every multipart file to assemble and hash it). Changes nothing another
+   * request can see; its completion does the rest under the lock.
    */
-  complete(asset: StoredAsset, recorded: RecordedPiece[]): Promise<MissingPiece[]>;
+  check(asset: StoredAsset): Promise<Completion>;
 
   /** Deletes everything of the asset, including unfinished multipart uploads. */
   remove(asset: StoredAsset): Promise<void>;
 
   /** Throws when storage is unreachable. */
   ping(): Promise<void>;
+}
+
+/** A piece of a component, as its record names it. */
+export type PieceRef = Pick<RecordedPiece, "path" | "partNumber">;
+
+/** What finalize found, under the lock; the asset may become ready only when `missing` is empty. */
+export interface Verdict {
+  /** What storage lacks, or holds wrong, named as finalize's 409 names it. */
+  missing: MissingPiece[];
+  /** The paths in `missing` whose pieces are all there but fail the file's SHA-256. */
+  mismatched: string[];
+  /** Records of pieces storage does not hold, or holds wrong: dropped, so that /uploads plans them again. */
+  forget: PieceRef[];
+}
+
+/** Finalize's second step, prepared by `check`. */
+export interface Completion {
+  /**
+   * In the transaction that holds the pending asset locked: checks the bytes against the records,
+   * completes multipart uploads, writes empty components and moves checked files into place. Having
+   * made nothing ready when anything is missing.
+   */
+  complete(recorded: RecordedPiece[]): Promise<Verdict>;
+  /** Once that transaction is over, however it ended (`ready` when the asset is): removes what `check` left. */
+  release(ready: boolean): Promise<void>;
 }
 
 export class StorageUnavailableError extends Error {

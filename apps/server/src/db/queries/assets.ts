@@ -1,5 +1,5 @@
-import { and, eq, getTableColumns, lt, sql } from "drizzle-orm";
-import type { RecordedPiece } from "../../lib/pieces.js";
+import { and, eq, getTableColumns, inArray, lt, sql } from "drizzle-orm";
+import type { RecordedPiece, StoredComponent } from "../../lib/pieces.js";
 import type { Db } from "../client.js";
 import { assetParts, assets, idempotencyKeys } from "../schema/index.js";
 
@@ -24,29 +24,87 @@ export function recordedPieces(db: Db, assetId: string): Promise<RecordedPiece[]
 }
 
 /**
+ * An asset's state and one component of its manifest, read in the database alone: a blob request
+ * names one component, and a manifest may hold 10,000 of them. Undefined when there is no such asset;
+ * the component is null past the manifest's end.
+ */
+export async function findComponent(db: Db, id: string, index: number) {
+  const [row] = await db
+    .select({
+      state: assets.state,
+      partSize: assets.partSize,
+      component: sql<StoredComponent | null>`${assets.components} -> ${index}::int`,
+    })
+    .from(assets)
+    .where(eq(assets.id, id));
+  return row;
+}
+
+/** Locks an asset's row for the transaction; answers its state, undefined when there is no such asset. */
+export async function lockState(tx: Db, id: string): Promise<AssetRow["state"] | undefined> {
+  const [row] = await tx.select({ state: assets.state }).from(assets).where(eq(assets.id, id)).for("update");
+  return row?.state;
+}
+
+/**
+ * Inserts records of pieces (those recorded already stay as they are) and adds the new ones' bytes
+ * to uploaded_size. For a transaction that holds the pending asset locked.
+ */
+export async function addPieces(tx: Db, assetId: string, pieces: RecordedPiece[]): Promise<void> {
+  const added = await tx
+    .insert(assetParts)
+    .values(pieces.map((piece) => ({ assetId, ...piece })))
+    .onConflictDoNothing()
+    .returning({ size: assetParts.size });
+  await addUploaded(
+    tx,
+    assetId,
+    added.reduce((sum, piece) => sum + piece.size, 0),
+  );
+}
+
+/** Drops records of pieces and takes their bytes off uploaded_size, in a transaction holding the asset. */
+export async function forgetPieces(
+  tx: Db,
+  assetId: string,
+  pieces: Pick<RecordedPiece, "path" | "partNumber">[],
+): Promise<void> {
+  const byPath = new Map<string, number[]>();
+  for (const { path, partNumber } of pieces) {
+    const ofPath = byPath.get(path);
+    if (ofPath) ofPath.push(partNumber);
+    else byPath.set(path, [partNumber]);
+  }
+  let bytes = 0;
+  for (const [path, partNumbers] of byPath) {
+    const dropped = await tx
+      .delete(assetParts)
+      .where(
+        and(eq(assetParts.assetId, assetId), eq(assetParts.path, path), inArray(assetParts.partNumber, partNumbers)),
+      )
+      .returning({ size: assetParts.size });
+    bytes += dropped.reduce((sum, piece) => sum + piece.size, 0);
+  }
+  await addUploaded(tx, assetId, -bytes);
+}
+
+async function addUploaded(tx: Db, assetId: string, bytes: number): Promise<void> {
+  if (bytes === 0) return;
+  await tx
+    .update(assets)
+    .set({ uploadedSize: sql`${assets.uploadedSize} + ${bytes}` })
+    .where(eq(assets.id, assetId));
+}
+
+/**
  * Records pieces of a pending asset (those recorded already stay as they are) and adds the new ones'
  * bytes to uploaded_size. Undefined when the asset is not pending.
  */
 export async function recordPieces(db: Db, assetId: string, pieces: RecordedPiece[]): Promise<AssetRow | undefined> {
   return db.transaction(async (tx) => {
-    const [pending] = await tx
-      .select({ id: assets.id })
-      .from(assets)
-      .where(and(eq(assets.id, assetId), eq(assets.state, "pending")))
-      .for("update");
-    if (!pending) return undefined;
-    const added = await tx
-      .insert(assetParts)
-      .values(pieces.map((piece) => ({ assetId, ...piece })))
-      .onConflictDoNothing()
-      .returning({ size: assetParts.size });
-    const bytes = added.reduce((sum, piece) => sum + piece.size, 0);
-    const [row] = await tx
-      .update(assets)
-      .set({ uploadedSize: sql`${assets.uploadedSize} + ${bytes}` })
-      .where(eq(assets.id, assetId))
-      .returning();
-    return row;
+    if ((await lockState(tx, assetId)) !== "pending") return undefined;
+    await addPieces(tx, assetId, pieces);
+    return findAsset(tx, assetId);
   });
 }
 
