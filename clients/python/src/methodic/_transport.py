@@ -80,6 +80,8 @@ def read_body(resp: http.client.HTTPResponse, deadline: float, limit: Optional[i
             raise socket.timeout("the answer did not arrive in time")
         chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536)
         if not chunk:
+            # Closed, the answer lets its connection carry the next request (http.client insists).
+            resp.close()
             return b"".join(chunks)
         if limit is None or kept < limit:
             chunks.append(chunk)

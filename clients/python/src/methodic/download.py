@@ -186,6 +186,7 @@ class _Download:
                     _remove(partial)
                 raise
             keep = not resp.will_close
+            resp.close()
         finally:
             if keep:
                 connections.release(conn)
