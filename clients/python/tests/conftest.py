@@ -139,3 +139,64 @@ def make_files(directory: Path, sizes: Dict[str, int], seed: int = 0) -> Dict[st
         target.write_bytes(data)
         written[path] = data
     return written
+
+
+# -- the run's report -------------------------------------------------------------------------------
+# Counts in the shape of the TypeScript suites' test-results.json (numPassedTests, numFailedTests and
+# the counts per project, a project per kind of server, "-minio" last for those on MinIO), so that
+# one closing line can add them all up. Written where METHODIC_PYTEST_REPORT says.
+_outcomes: Dict[str, Tuple[str, str]] = {}
+
+
+def _project(nodeid: str) -> str:
+    for database, storage in KINDS:
+        if f"[{database}-{storage}" in nodeid:
+            return f"python-{database}-{storage}"
+    return "python"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    previous = _outcomes.get(report.nodeid, ("", ""))[0]
+    if report.failed:
+        outcome = "failed"
+    elif report.skipped and previous != "failed":
+        outcome = "skipped"
+        if isinstance(report.longrepr, tuple):
+            _reported.add(str(report.longrepr[2]).replace("Skipped: ", ""))
+    elif report.when == "call" and previous not in ("failed", "skipped"):
+        outcome = "passed"
+    else:
+        return
+    _outcomes[report.nodeid] = (outcome, _project(report.nodeid))
+
+
+def pytest_terminal_summary(terminalreporter: object) -> None:
+    for why in sorted(_reported):
+        terminalreporter.write_line(why)  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    import json
+
+    path = os.environ.get("METHODIC_PYTEST_REPORT")
+    if not path:
+        return
+    projects: Dict[str, Dict[str, int]] = {}
+    totals = {"passed": 0, "failed": 0, "skipped": 0}
+    for outcome, project in _outcomes.values():
+        totals[outcome] += 1
+        counts = projects.setdefault(project, {"passed": 0, "failed": 0, "skipped": 0})
+        counts[outcome] += 1
+    Path(path).write_text(
+        json.dumps(
+            {
+                "numPassedTests": totals["passed"],
+                "numFailedTests": totals["failed"],
+                "numPendingTests": totals["skipped"],
+                "numTotalTests": sum(totals.values()),
+                "projects": projects,
+            },
+            indent=2,
+        )
+        + "\n"
+    )

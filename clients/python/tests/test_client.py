@@ -78,3 +78,13 @@ def test_a_trainer_that_returns_without_ending_its_run_exits(embedded_server: Se
     child = Child([sys.executable, "-c", script], python_env(embedded_server, _token(embedded_server)))
     assert child.wait(120) == 0, child.output()
     assert "STARTED" in child.output() and "Traceback" not in child.output()
+
+
+def test_calls_share_a_kept_alive_connection(embedded_server: Server) -> None:
+    chronicle = Chronicle(embedded_server.url, embedded_server.admin_token, attempts=1)
+    # Neither call is retried: each must go out on the connection the other left ready.
+    chronicle.create_experiment(f"keep-{time.monotonic_ns()}")
+    first = chronicle.transport.connections._pool()  # noqa: SLF001
+    sock = next(iter(first.values())).sock
+    chronicle.create_token("keep-alive", "read")
+    assert next(iter(chronicle.transport.connections._pool().values())).sock is sock  # noqa: SLF001

@@ -113,3 +113,20 @@ def test_uploads_from_many_threads_at_once(chronicle: Chronicle, exp_id: str, tm
     run.succeed()
     outputs = run.list_outputs(asset_type="checkpoint")
     assert len(outputs) == 4 and all(a["state"] == "ready" for a in outputs)
+
+
+def test_a_plan_in_pages_is_sent_page_by_page(servers, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The server signs at most METHODIC_PLAN_MAX_PIECES pieces per plan (``truncated: true`` when it
+    stopped short); the client sends and reports each page, then asks for the next."""
+    from conftest import _experiment, client_of
+
+    server = servers.get("pglite", "local", METHODIC_PLAN_MAX_PIECES="4")
+    exp_id = _experiment(server)
+    run = client_of(server).run(exp_id, "v", 0)
+    run.start()
+    contents = make_files(tmp_path / "ckpt", {f"shard-{i}.bin": 5 * MiB + i for i in range(3)} | {"small": 10}, seed=9)
+    asset = run.upload_directory_async(tmp_path / "ckpt", asset_type="checkpoint", part_size=5 * MiB).result()
+    assert asset["state"] == "ready" and asset["uploaded_size"] == sum(len(b) for b in contents.values())
+    run.download_asset(asset["id"], tmp_path / "back")
+    for path, data in contents.items():
+        assert (tmp_path / "back" / path).read_bytes() == data
