@@ -88,3 +88,28 @@ def test_calls_share_a_kept_alive_connection(embedded_server: Server) -> None:
     sock = next(iter(first.values())).sock
     chronicle.create_token("keep-alive", "read")
     assert next(iter(chronicle.transport.connections._pool().values())).sock is sock  # noqa: SLF001
+
+
+def test_file_and_part_hashes(tmp_path: Path) -> None:
+    import hashlib
+    import os
+
+    from methodic._files import Workers, hash_files, list_files
+
+    part = 1000
+    sizes = {"empty": 0, "one": 1, "exact": part, "over": part + 1, "three": 3 * part - 1, "big": 10 * part + 7}
+    for name, size in sizes.items():
+        (tmp_path / name).write_bytes(os.urandom(size))
+    files = list_files(str(tmp_path))
+    workers = Workers(3, "test-hash")
+    try:
+        hashes = hash_files(files, part, lambda work, tasks: workers.map(work, tasks, 3) and None)
+    finally:
+        workers.close()
+    for file, (whole, parts) in zip(files, hashes):
+        data = (tmp_path / file.path).read_bytes()
+        assert whole == hashlib.sha256(data).hexdigest()
+        if len(data) <= part:
+            assert parts is None
+        else:
+            assert parts == [hashlib.sha256(data[i : i + part]).hexdigest() for i in range(0, len(data), part)]

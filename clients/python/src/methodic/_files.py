@@ -81,29 +81,55 @@ def read_chunks(path: str) -> "Iterator[memoryview]":
             yield view[:n]
 
 
-def hash_file(path: str, size: int, part_size: int) -> Tuple[str, Optional[List[str]]]:
-    """A file's SHA-256 in one read, and for a file larger than ``part_size`` the SHA-256 of each
-    part too (what storage checks each part of a multipart upload against)."""
-    whole = hashlib.sha256()
-    parts: List[str] = []
-    in_parts = size > part_size
-    part = hashlib.sha256()
-    in_part = 0
-    for chunk in read_chunks(path):
-        whole.update(chunk)
-        offset = 0
-        while in_parts and offset < len(chunk):
-            take = min(part_size - in_part, len(chunk) - offset)
-            part.update(chunk[offset : offset + take])
-            offset += take
-            in_part += take
-            if in_part == part_size:
-                parts.append(part.hexdigest())
-                part = hashlib.sha256()
-                in_part = 0
-    if in_parts and in_part:
-        parts.append(part.hexdigest())
-    return whole.hexdigest(), (parts if in_parts else None)
+def sha256_of_range(path: str, offset: int, size: int) -> str:
+    """The SHA-256 of ``size`` bytes of the file from ``offset``."""
+    digest = hashlib.sha256()
+    buffer = bytearray(min(CHUNK, max(size, 1)))
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as f:
+        f.seek(offset)
+        left = size
+        while left > 0:
+            n = f.readinto(view[: min(len(buffer), left)])
+            if not n:
+                raise OSError(f"{path} ended {left} bytes early")
+            digest.update(view[:n])
+            left -= n
+    return digest.hexdigest()
+
+
+def hash_files(
+    files: Sequence["LocalFile"], part_size: int, run: Callable[[Callable[[int], None], List[int]], None]
+) -> List[Tuple[str, Optional[List[str]]]]:
+    """Every file's SHA-256, and for a file larger than ``part_size`` each part's too (what storage
+    checks each part of a multipart upload against). The whole-file digest of a large file is one
+    sequential pass that nothing can split, so its parts are hashed as tasks of their own beside it
+    rather than in the same pass: the longest chain of work is then one read of the largest file, not
+    two hashes of it. ``run(work, tasks)`` runs ``work`` on every task index, several at once, the
+    first ones first."""
+    wholes: List[Optional[str]] = [None] * len(files)
+    parts: List[Optional[List[Optional[str]]]] = [
+        [None] * -(-f.size // part_size) if f.size > part_size else None for f in files
+    ]
+    tasks: List[Tuple[int, int]] = []  # (file index, part index or -1 for the whole file)
+    # The whole-file passes first, largest first: they are the long chains.
+    for i in sorted(range(len(files)), key=lambda i: -files[i].size):
+        tasks.append((i, -1))
+    for i, file_parts in enumerate(parts):
+        for k in range(len(file_parts or [])):
+            tasks.append((i, k))
+
+    def work(index: int) -> None:
+        i, k = tasks[index]
+        file = files[i]
+        if k < 0:
+            wholes[i] = sha256_of_range(file.absolute, 0, file.size)
+        else:
+            offset = k * part_size
+            parts[i][k] = sha256_of_range(file.absolute, offset, min(part_size, file.size - offset))  # type: ignore[index]
+
+    run(work, list(range(len(tasks))))
+    return [(wholes[i], parts[i]) for i in range(len(files))]  # type: ignore[misc]
 
 
 class Workers:

@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from ._files import LocalFile, Workers, assert_unchanged, hash_file, list_files
+from ._files import LocalFile, Workers, assert_unchanged, hash_files, list_files
 from ._retry import RetryNow, with_retries
 from ._storage import STORAGE_TIMEOUT, put_range
 from ._transport import Transport, quote
@@ -194,7 +194,11 @@ class DirectoryUpload:
         hashes = [kept(f) for f in files]
         todo = [i for i, h in enumerate(hashes) if h is None]
         lanes = max(1, min(4, os.cpu_count() or 1))
-        fresh = self._workers.map(lambda i: hash_file(files[i].absolute, files[i].size, part_size), todo, lanes)
+
+        def run(work: Callable[[int], None], tasks: List[int]) -> None:
+            self._workers.map(work, tasks, lanes)
+
+        fresh = hash_files([files[i] for i in todo], part_size, run)
         for i, h in zip(todo, fresh):
             hashes[i] = h
         manifest = []
