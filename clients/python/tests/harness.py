@@ -108,6 +108,10 @@ class CountingProxy:
         self.upstream: Optional[str] = None
         self.counts = Counts()
         self.delay_per_mib = 0.0
+        #: How many requests of each method to answer 403 before they reach storage, as an expired URL
+        #: is: the first request for each piece (its path and part), never its retry.
+        self.refuse: Dict[str, int] = {}
+        self._refused: set = set()
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -121,6 +125,23 @@ class CountingProxy:
                 target = urllib.parse.urlsplit(proxy.upstream)
                 length = int(self.headers.get("content-length") or 0)
                 is_put = self.command == "PUT"
+                url = urllib.parse.urlsplit(self.path)
+                query = urllib.parse.parse_qs(url.query)
+                piece = (self.command, url.path, (query.get("partNumber") or query.get("part") or [""])[0])
+                with proxy.counts.lock:
+                    refused = proxy.refuse.get(self.command, 0) > 0 and piece not in proxy._refused
+                    if refused:
+                        proxy.refuse[self.command] -= 1
+                        proxy._refused.add(piece)
+                if refused:
+                    self.rfile.read(length)
+                    body = b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+                    self.send_response_only(403)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 if is_put:
                     with proxy.counts.lock:
                         proxy.counts.put_bytes += length

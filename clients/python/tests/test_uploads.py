@@ -130,3 +130,22 @@ def test_a_plan_in_pages_is_sent_page_by_page(servers, tmp_path: Path) -> None: 
     run.download_asset(asset["id"], tmp_path / "back")
     for path, data in contents.items():
         assert (tmp_path / "back" / path).read_bytes() == data
+
+
+def test_expired_urls_get_a_fresh_plan(chronicle: Chronicle, exp_id: str, tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
+    """Storage refusing a URL (403, as it does once the URL expired) makes the client ask the server
+    for fresh ones, for uploads (a new plan) and downloads (new download URLs) alike."""
+    run = chronicle.run(exp_id, "v1", 0)
+    run.start()
+    contents = make_files(tmp_path / "ckpt", {"a.bin": 11 * MiB, "b.txt": 10}, seed=11)
+    server.proxy.refuse = {"PUT": 3}
+    try:
+        asset = run.upload_directory_async(tmp_path / "ckpt", asset_type="checkpoint", part_size=5 * MiB).result()
+        assert server.proxy.refuse["PUT"] == 0 and asset["state"] == "ready"
+        server.proxy.refuse = {"GET": 1}
+        run.download_asset(asset["id"], tmp_path / "back")
+        assert server.proxy.refuse["GET"] == 0
+    finally:
+        server.proxy.refuse = {}
+    for path, data in contents.items():
+        assert (tmp_path / "back" / path).read_bytes() == data
