@@ -17,7 +17,7 @@ ATTEMPTS = 5
 def backoff(attempt: int) -> float:
     """Seconds before attempt ``attempt + 1``: exponential, capped at 8 s, jittered so that many
     clients cut off together do not come back together."""
-    return min(8.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random())
+    return min(8.0, 0.25 * 2.0 ** (attempt - 1)) * (0.5 + random.random())
 
 
 class RetryNow(Exception):

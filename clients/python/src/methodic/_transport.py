@@ -10,7 +10,7 @@ import threading
 import time
 import urllib.parse
 import uuid
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ._retry import ATTEMPTS, with_retries
 from .errors import ChronicleError, UnavailableError, ValidationError, error_for
@@ -73,7 +73,7 @@ class Connections:
 
 def read_body(resp: http.client.HTTPResponse, deadline: float, limit: Optional[int] = None) -> bytes:
     """The answer's body, given up once ``deadline`` passes even if the server trickles bytes."""
-    chunks = []
+    chunks: List[bytes] = []
     kept = 0
     while True:
         if time.monotonic() > deadline:

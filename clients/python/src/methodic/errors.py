@@ -60,8 +60,9 @@ def error_for(
     request_id: Optional[str] = None,
 ) -> ChronicleError:
     """The typed error for an HTTP status, as the TypeScript SDK's ``errorFor`` picks it."""
+    cls: "type[ChronicleError]"
     if status in (401, 403):
-        cls: type = AuthError
+        cls = AuthError
     elif status == 404:
         cls = NotFoundError
     elif status == 409:

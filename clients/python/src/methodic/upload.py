@@ -191,7 +191,7 @@ class DirectoryUpload:
                 return None
             return previous["sha256"], previous.get("partSha256")
 
-        hashes = [kept(f) for f in files]
+        hashes: List[Optional[Tuple[str, Optional[List[str]]]]] = [kept(f) for f in files]
         todo = [i for i, h in enumerate(hashes) if h is None]
         lanes = max(1, min(4, os.cpu_count() or 1))
 
@@ -202,11 +202,11 @@ class DirectoryUpload:
         for i, h in zip(todo, fresh):
             hashes[i] = h
         manifest = []
-        for file, h in zip(files, hashes):
-            assert h is not None
-            entry: Dict[str, Any] = {"path": file.path, "size": file.size, "sha256": h[0]}
-            if h[1]:
-                entry["part_sha256"] = h[1]
+        for file, hashed in zip(files, hashes):
+            assert hashed is not None
+            entry: Dict[str, Any] = {"path": file.path, "size": file.size, "sha256": hashed[0]}
+            if hashed[1]:
+                entry["part_sha256"] = hashed[1]
             manifest.append(entry)
         return manifest
 
