@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from conftest import _experiment, _token, make_files
 from harness import Child, Server, python_env
 
@@ -74,6 +73,32 @@ def test_sigkill_mid_upload_resumes_the_same_asset(server: Server, tmp_path: Pat
         assert (target / path).read_bytes() == data
 
 
+def test_resume_pending_finds_the_killed_upload(embedded_server: Server, tmp_path: Path) -> None:
+    """The next process need not know the directory: the tracker's resume_pending resumes it."""
+    server = embedded_server
+    exp_id = _experiment(server)
+    contents = make_files(tmp_path / "ckpt", {"model.bin": 30 * MiB}, seed=5)
+    args = [sys.executable, str(TESTS / "trainer.py"), exp_id, "v", "0", str(tmp_path / "ckpt"), str(tmp_path / "t.sqlite"), str(PART), "2"]
+    counts = server.counts()
+    done_before = counts.puts_succeeded
+    server.proxy.delay_per_mib = 0.15
+    try:
+        first = Child(args, python_env(server, _token(server)))
+        _wait_until(lambda: counts.puts_succeeded - done_before >= 2, what=f"no pieces went up:\n{first.output()}")
+        first.stop(signal.SIGKILL)
+    finally:
+        server.proxy.delay_per_mib = 0.0
+    tracker = UploadTracker(db_path=tmp_path / "t.sqlite")
+    (pending,) = tracker.pending()
+    chronicle = Chronicle(server.url, _token(server))
+    (upload,) = tracker.resume_pending(chronicle)
+    asset = upload.result(300)
+    assert asset["id"] == pending.asset_id and asset["state"] == "ready"
+    assert tracker.pending() == []
+    chronicle.download_asset(asset["id"], tmp_path / "back")
+    assert (tmp_path / "back" / "model.bin").read_bytes() == contents["model.bin"]
+
+
 def test_tracker_shared_by_processes_and_threads(tmp_path: Path) -> None:
     import multiprocessing
 
@@ -109,9 +134,3 @@ def _mark_many(db: str, worker: int) -> None:
         t.start()
     for t in threads:
         t.join()
-
-
-@pytest.fixture(autouse=True)
-def _no_delay_left(server: Server):  # type: ignore[no-untyped-def]
-    yield
-    server.proxy.delay_per_mib = 0.0
