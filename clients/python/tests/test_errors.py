@@ -79,6 +79,10 @@ def test_upload_failures_reach_succeed_and_print_nothing(
     gone = run.upload_directory_async(tmp_path / "no-such-dir", asset_type="checkpoint")
     with pytest.raises(FileNotFoundError):
         gone.result(60)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValidationError) as nothing:
+        run.upload_directory_async(tmp_path / "empty", asset_type="checkpoint").result(60)
+    assert nothing.value.status == 400 and nothing.value.code == "invalid_request"
     # The next upload still goes ahead: a failed one releases its turn to create.
     ok = run.upload_directory_async(tmp_path / "ckpt", asset_type="checkpoint")
     assert ok.result(120)["state"] == "ready"

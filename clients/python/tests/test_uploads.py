@@ -45,7 +45,7 @@ def test_directory_round_trip_in_call_order(chronicle: Chronicle, exp_id: str, t
         ckpt = tmp_path / f"checkpoint-{step}"
         # A multipart file (three 5 MiB parts and a bit), a small one, an empty one, a nested one.
         contents[step] = make_files(
-            ckpt, {"model.bin": 15 * MiB + 123, "meta.json": 100 + step, "empty": 0, "sub/dir/x.txt": 7}, seed=step
+            ckpt, {"model.bin": 15 * MiB + 123, "meta.json": 100 + step, "empty": 0, "sub/dir/x.txt": 7, "naïve näme #1?.txt": 9}, seed=step
         )
         uploads.append(
             run.upload_directory_async(ckpt, asset_type="checkpoint", upload_tracker=tracker, part_size=5 * MiB)
