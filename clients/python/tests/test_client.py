@@ -113,3 +113,19 @@ def test_file_and_part_hashes(tmp_path: Path) -> None:
             assert parts is None
         else:
             assert parts == [hashlib.sha256(data[i : i + part]).hexdigest() for i in range(0, len(data), part)]
+
+
+def test_heartbeats_stop_once_the_run_finished_elsewhere(embedded_server: Server, embedded_exp: str) -> None:
+    errors = []
+    chronicle = Chronicle(embedded_server.url, _token(embedded_server), heartbeat_interval=0.1, on_heartbeat_error=errors.append)
+    run = chronicle.run(embedded_exp, "v", 5)
+    run.start()
+    # Another process (here another handle) ends the run; this one's heartbeats learn it and stop.
+    chronicle.run(embedded_exp, "v", 5).succeed()
+    deadline = time.monotonic() + 60
+    while not errors and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert errors and getattr(errors[0], "code", None) == "run_finished"
+    assert run.last_heartbeat_error is errors[0]
+    time.sleep(0.5)
+    assert len(errors) == 1
