@@ -129,7 +129,7 @@ export class DirectoryUpload extends EventEmitter {
           headers: { "idempotency-key": idempotencyKey },
         });
         asset = answer.asset;
-        plan = answer.upload ?? { expires_at: new Date().toISOString(), components: [] };
+        plan = answer.upload ?? { expires_at: new Date().toISOString(), components: [], truncated: false };
         tracker?.save({
           ...this.key,
           assetId: asset.id,

@@ -1,4 +1,4 @@
-import { and, eq, getTableColumns, lt, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, inArray, lt, sql } from "drizzle-orm";
 import type { RecordedPiece } from "../../lib/pieces.js";
 import type { Db } from "../client.js";
 import { assetParts, assets, idempotencyKeys } from "../schema/index.js";
@@ -21,6 +21,32 @@ export async function findAsset(db: Db, id: string, forUpdate = false): Promise<
 export function recordedPieces(db: Db, assetId: string): Promise<RecordedPiece[]> {
   const { path, partNumber, etag, size } = getTableColumns(assetParts);
   return db.select({ path, partNumber, etag, size }).from(assetParts).where(eq(assetParts.assetId, assetId));
+}
+
+/** How many pieces of each component (by path) are recorded; components with none are absent. */
+export async function recordedCounts(db: Db, assetId: string): Promise<Map<string, number>> {
+  const rows = await db
+    .select({ path: assetParts.path, count: sql<number>`count(*)::int` })
+    .from(assetParts)
+    .where(eq(assetParts.assetId, assetId))
+    .groupBy(assetParts.path);
+  return new Map(rows.map((row) => [row.path, row.count]));
+}
+
+/** The recorded part numbers of these components (by path). */
+export async function recordedPartNumbers(db: Db, assetId: string, paths: string[]): Promise<Map<string, Set<number>>> {
+  const parts = new Map<string, Set<number>>();
+  if (paths.length === 0) return parts;
+  const rows = await db
+    .select({ path: assetParts.path, partNumber: assetParts.partNumber })
+    .from(assetParts)
+    .where(and(eq(assetParts.assetId, assetId), inArray(assetParts.path, paths)));
+  for (const { path, partNumber } of rows) {
+    const numbers = parts.get(path) ?? new Set<number>();
+    numbers.add(partNumber);
+    parts.set(path, numbers);
+  }
+  return parts;
 }
 
 /**
