@@ -56,24 +56,31 @@ id=$(echo "$created" | json 'd.asset.id')
 
 # 4. Every piece of the plan straight to its URL, with the headers the plan lists: a whole file, or a
 # byte range of a large one. Storage answers each with an ETag; the parts of a large file are
-# reported with theirs (finalize completes the file from those reports).
-echo "$created" | json 'd.upload.components.flatMap((c) => (c.parts ?? [{ offset: 0, size: -1, url: c.url, headers: c.headers }])
-    .map((p) => [c.path, p.part_number ?? "-", p.offset, p.size, p.url,
-      Object.entries(p.headers ?? {}).filter(([k]) => k !== "content-length").map(([k, v]) => k + ": " + v).join("|")].join("\t"))).join("\n")' |
-while IFS=$'\t' read -r path number offset size piece_url headers; do
-  extra=()
-  IFS='|' read -ra wanted <<< "$headers"
-  for header in "${wanted[@]}"; do extra+=(-H "$header"); done
-  if [ "$size" = -1 ]; then
-    curl -sS --fail -X PUT "${extra[@]}" --data-binary "@$work/ckpt/$path" "$piece_url" -o /dev/null
-  else
-    etag=$(dd if="$work/ckpt/$path" bs=4M iflag=skip_bytes,count_bytes skip="$offset" count="$size" status=none |
-      curl -sS --fail -X PUT -H "content-length: $size" "${extra[@]}" --data-binary @- "$piece_url" -o /dev/null \
-        -D - | tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')
-    # An ETag is quoted ("..."): the quotes escaped, it is a JSON string.
-    api POST "/v1/assets/$id/parts" \
-      "{\"parts\": [{\"path\": \"$path\", \"part_number\": $number, \"etag\": \"${etag//\"/\\\"}\"}]}" > /dev/null
-  fi
+# reported with theirs (finalize completes the file from those reports). A plan signs at most
+# METHODIC_PLAN_MAX_PIECES pieces (1000): while it says truncated, the next page comes from /uploads.
+plan=$(echo "$created" | json 'd.upload')
+while :; do
+  echo "$plan" | json 'd.components.flatMap((c) => (c.parts ?? [{ offset: 0, size: -1, url: c.url, headers: c.headers }])
+      .map((p) => [c.path, p.part_number ?? "-", p.offset, p.size, p.url,
+        Object.entries(p.headers ?? {}).filter(([k]) => k !== "content-length").map(([k, v]) => k + ": " + v).join("|")].join("\t"))).join("\n")' |
+  while IFS=$'\t' read -r path number offset size piece_url headers; do
+    [ -n "$path" ] || continue
+    extra=()
+    IFS='|' read -ra wanted <<< "$headers"
+    for header in "${wanted[@]}"; do extra+=(-H "$header"); done
+    if [ "$size" = -1 ]; then
+      curl -sS --fail -X PUT "${extra[@]}" --data-binary "@$work/ckpt/$path" "$piece_url" -o /dev/null
+    else
+      etag=$(dd if="$work/ckpt/$path" bs=4M iflag=skip_bytes,count_bytes skip="$offset" count="$size" status=none |
+        curl -sS --fail -X PUT -H "content-length: $size" "${extra[@]}" --data-binary @- "$piece_url" -o /dev/null \
+          -D - | tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')
+      # An ETag is quoted ("..."): the quotes escaped, it is a JSON string.
+      api POST "/v1/assets/$id/parts" \
+        "{\"parts\": [{\"path\": \"$path\", \"part_number\": $number, \"etag\": \"${etag//\"/\\\"}\"}]}" > /dev/null
+    fi
+  done
+  [ "$(echo "$plan" | json 'String(d.truncated)')" = true ] || break
+  plan=$(api POST "/v1/assets/$id/uploads" | json 'd.upload')
 done
 
 # 5. Finalize: pending -> ready, once every piece is in place.

@@ -26,6 +26,7 @@ describe("loadConfig", () => {
       reaperIntervalS: 15,
       uploadUrlTtlS: 3600,
       partSize: 67_108_864,
+      planMaxPieces: 1000,
       pendingAssetTtlS: 604_800,
       http: {
         headersTimeoutMs: 60_000,
@@ -56,6 +57,7 @@ describe("loadConfig", () => {
       METHODIC_REAPER_INTERVAL_S: "5",
       METHODIC_UPLOAD_URL_TTL_S: "600",
       METHODIC_PART_SIZE: String(8 * 1024 * 1024),
+      METHODIC_PLAN_MAX_PIECES: "250",
       METHODIC_PENDING_ASSET_TTL_S: "3600",
       METHODIC_MAX_CONNECTIONS: "200",
       METHODIC_KEEP_ALIVE_TIMEOUT_S: "75",
@@ -81,6 +83,7 @@ describe("loadConfig", () => {
       reaperIntervalS: 5,
       uploadUrlTtlS: 600,
       partSize: 8 * 1024 * 1024,
+      planMaxPieces: 250,
       pendingAssetTtlS: 3600,
       http: {
         headersTimeoutMs: 60_000,
@@ -129,6 +132,8 @@ describe("loadConfig", () => {
     ["METHODIC_HEARTBEAT_TIMEOUT_S", "0"],
     ["METHODIC_UPLOAD_URL_TTL_S", "999999999"],
     ["METHODIC_PART_SIZE", "1048576"],
+    ["METHODIC_PLAN_MAX_PIECES", "0"],
+    ["METHODIC_PLAN_MAX_PIECES", "10001"],
     ["METHODIC_PENDING_ASSET_TTL_S", "-1"],
     ["METHODIC_MAX_CONNECTIONS", "0"],
     ["METHODIC_KEEP_ALIVE_TIMEOUT_S", "0.5"],

@@ -1,3 +1,4 @@
+import { MAX_PARTS } from "@methodic/contract";
 import { z } from "zod";
 
 const MiB = 1024 * 1024;
@@ -32,6 +33,8 @@ const Env = z.object({
   METHODIC_UPLOAD_URL_TTL_S: int(60, 7 * 86_400).default(3600),
   // S3 multipart parts are 5 MiB to 5 GiB.
   METHODIC_PART_SIZE: int(5 * MiB, 5 * 1024 * MiB).default(64 * MiB),
+  // Pieces signed per upload plan; up to what one report (/parts) takes, so a page is reported at once.
+  METHODIC_PLAN_MAX_PIECES: int(1, MAX_PARTS).default(1000),
   METHODIC_PENDING_ASSET_TTL_S: int(60, 365 * 86_400).default(604_800),
   METHODIC_MAX_CONNECTIONS: int(1, 1_000_000).default(1024),
   // Behind a load balancer, longer than its idle timeout, so that it never reuses a connection we close.
@@ -91,6 +94,8 @@ export interface Config {
   reaperIntervalS: number;
   uploadUrlTtlS: number;
   partSize: number;
+  /** Pieces an upload plan signs at most; more are handed out in later pages. */
+  planMaxPieces: number;
   pendingAssetTtlS: number;
   http: HttpLimits;
   logLevel: z.infer<typeof Env>["LOG_LEVEL"];
@@ -171,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reaperIntervalS: e.METHODIC_REAPER_INTERVAL_S,
     uploadUrlTtlS: e.METHODIC_UPLOAD_URL_TTL_S,
     partSize: e.METHODIC_PART_SIZE,
+    planMaxPieces: e.METHODIC_PLAN_MAX_PIECES,
     pendingAssetTtlS: e.METHODIC_PENDING_ASSET_TTL_S,
     http: {
       headersTimeoutMs: 60_000,

@@ -93,7 +93,8 @@ describe("the local driver at scale", () => {
 describe("the README's checkpoint example", () => {
   test("uploads a checkpoint with a multipart file through the REST API alone and restores it byte for byte", async () => {
     const dir = await dataDir();
-    const server = start(dir, { METHODIC_PART_SIZE: String(5 * MiB) });
+    // Plans of 2 pieces: the script follows their pages.
+    const server = start(dir, { METHODIC_PART_SIZE: String(5 * MiB), METHODIC_PLAN_MAX_PIECES: "2" });
     const url = await server.url;
     const script = fileURLToPath(new URL("../../../examples/checkpoint-with-curl.sh", import.meta.url));
     const token = (await readFile(join(dir, "admin-token"), "utf8")).trim();

@@ -105,7 +105,15 @@ export const UploadPlan = z
     expires_at: Timestamp,
     components: z
       .array(z.union([SinglePut, MultipartPut]))
-      .describe("What is still to be sent: one PUT per component up to the part size, parts above it"),
+      .describe(
+        "What is still to be sent, in manifest order: one PUT per component up to the part size, parts above it",
+      ),
+    truncated: z
+      .boolean()
+      .describe(
+        "Whether more pieces remain than this plan lists (a plan signs at most the server's " +
+          "METHODIC_PLAN_MAX_PIECES): send and report these, then POST /uploads for the next page",
+      ),
   })
   .meta({ id: "UploadPlan" });
 export type UploadPlan = z.infer<typeof UploadPlan>;

@@ -129,7 +129,7 @@ export class DirectoryUpload extends EventEmitter {
           headers: { "idempotency-key": idempotencyKey },
         });
         asset = answer.asset;
-        plan = answer.upload ?? { expires_at: new Date().toISOString(), components: [] };
+        plan = answer.upload ?? { expires_at: new Date().toISOString(), components: [], truncated: false };
         tracker?.save({
           ...this.key,
           assetId: asset.id,
@@ -153,14 +153,23 @@ export class DirectoryUpload extends EventEmitter {
 
       this.assetId = asset.id;
       this.total = asset.size;
-      // What the server already holds (all of it for a resumed upload that had finished sending).
-      this.sent = asset.size - piecesOf(plan, files).reduce((sum, piece) => sum + piece.size, 0);
+      const byPath = new Map(files.map((file) => [file.path, file]));
+      // What the server already holds (all of it for a resumed upload that had finished sending). A
+      // page of a plan tells only of its own pieces: then the server's record says it.
+      this.sent = plan.truncated
+        ? (await this.transport.call(routes.getAsset, { params: { id: asset.id } })).uploaded_size
+        : asset.size - piecesOf(plan, byPath).reduce((sum, piece) => sum + piece.size, 0);
       this.emit("progress", { bytesSent: this.sent, totalBytes: this.total } satisfies UploadProgress);
-      await this.send(asset.id, files, plan);
+      await this.send(asset.id, byPath, plan);
       const { asset: ready } = await this.transport.call(routes.finalizeAsset, {
         params: { id: asset.id },
       });
       tracker?.markDone(asset.id);
+      if (this.sent !== this.total) {
+        // Pieces storage held unrecorded were never sent by us, and so never counted.
+        this.sent = this.total;
+        this.emit("progress", { bytesSent: this.sent, totalBytes: this.total } satisfies UploadProgress);
+      }
       return ready;
     } finally {
       if (!created) onCreated();
@@ -169,18 +178,40 @@ export class DirectoryUpload extends EventEmitter {
 
   /** Pieces sent before a crash but perhaps never reported: told to the server so they are not sent again. */
   private async reportTracked(assetId: string, pieces: TrackedUpload["pieces"]): Promise<void> {
-    if (pieces.length === 0) return;
-    const parts = pieces.map((p) => ({ path: p.path, part_number: p.partNumber, etag: p.etag }));
-    await this.transport
-      .call(routes.reportParts, { params: { id: assetId }, body: { parts } })
-      // A report the server cannot accept (a stale ETag) only means that piece is sent again.
-      .catch(() => undefined);
+    // In batches well inside what one report takes (10,000 entries, 16 MiB).
+    for (let start = 0; start < pieces.length; start += REPORT_BATCH) {
+      const parts = pieces
+        .slice(start, start + REPORT_BATCH)
+        .map((p) => ({ path: p.path, part_number: p.partNumber, etag: p.etag }));
+      await this.transport
+        .call(routes.reportParts, { params: { id: assetId }, body: { parts } })
+        // A report the server cannot accept (a stale ETag) only means those pieces are sent again.
+        .catch(() => undefined);
+    }
   }
 
-  private async send(assetId: string, files: LocalFile[], plan: UploadPlan): Promise<void> {
-    const pieces = piecesOf(plan, files);
+  /**
+   * Sends a plan, page by page: a truncated plan lists the first pieces still missing, and once they
+   * are sent and reported the server's next page starts where it ended. Only one page is held at a
+   * time, and the next is asked for once nothing is in flight.
+   */
+  private async send(assetId: string, files: Map<string, LocalFile>, first: UploadPlan): Promise<void> {
+    let plan = first;
+    let previous = new Set<string>();
+    for (;;) {
+      // A piece of the last page planned again was recorded by nobody; sending it again would not help.
+      const pieces = piecesOf(plan, files).filter((piece) => !previous.has(pieceKey(piece)));
+      await this.sendPage(assetId, files, pieces);
+      // A page with nothing new would repeat itself: finalize then says what is missing.
+      if (!plan.truncated || pieces.length === 0) return;
+      previous = new Set(pieces.map(pieceKey));
+      ({ upload: plan } = await this.transport.call(routes.planUploads, { params: { id: assetId } }));
+    }
+  }
+
+  private async sendPage(assetId: string, files: Map<string, LocalFile>, pieces: Piece[]): Promise<void> {
     let urls = new Map(pieces.map((p) => [pieceKey(p), p]));
-    // URLs expire; a fresh plan (of what is still missing) signs them anew.
+    // URLs expire; a fresh plan (of what is still missing, this page's pieces first) signs them anew.
     const refresh = async () => {
       const { upload } = await this.transport.call(routes.planUploads, { params: { id: assetId } });
       urls = new Map(piecesOf(upload, files).map((p) => [pieceKey(p), p]));
@@ -241,6 +272,8 @@ export class DirectoryUpload extends EventEmitter {
 
 const MiB = 1024 * 1024;
 const DEFAULT_PART_SIZE = 64 * MiB;
+/** Pieces per report of what the tracker remembers: a page's worth, far inside the body limit. */
+const REPORT_BATCH = 1000;
 
 /** The part size for these files: the one asked for, grown to whole MiB so that none needs over 10,000. */
 function partSizeFor(files: LocalFile[], wanted: number): number {
@@ -331,9 +364,10 @@ function putPiece(url: string, planHeaders: Record<string, string>, piece: Piece
 }
 
 /** Every PUT a plan asks for, each with the file it reads from. */
-function piecesOf(plan: UploadPlan, files: LocalFile[]): Piece[] {
+function piecesOf(plan: UploadPlan, files: Map<string, LocalFile>): Piece[] {
   return plan.components.flatMap((c): Piece[] => {
-    const file = byPath(files, c.path);
+    const file = files.get(c.path);
+    if (!file) throw new Error(`the plan names ${c.path}, which is not a file of the directory`);
     if (!("parts" in c)) return [{ file, offset: 0, size: file.size, url: c.url, headers: c.headers }];
     return c.parts.map((p) => ({
       file,
@@ -347,12 +381,6 @@ function piecesOf(plan: UploadPlan, files: LocalFile[]): Piece[] {
 }
 
 const pieceKey = (p: Piece) => `${p.file.path}#${p.partNumber ?? ""}`;
-
-function byPath(files: LocalFile[], path: string): LocalFile {
-  const file = files.find((f) => f.path === path);
-  if (!file) throw new Error(`the plan names ${path}, which is not a file of the directory`);
-  return file;
-}
 
 /** Keeps asset creation in call order, so the newest checkpoint is the last one started. */
 export class CreationQueue {

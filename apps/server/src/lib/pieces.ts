@@ -41,30 +41,103 @@ export interface MissingPiece {
   partNumbers?: number[];
 }
 
+/** How many pieces a file is sent in: none when empty, one up to the part size, parts above it. */
+export const pieceCount = (size: number, partSize: number) => (size === 0 ? 0 : Math.ceil(size / partSize));
+
+/** Piece `partNumber` of a component, by arithmetic; undefined when the component has no such piece. */
+export function pieceOf(component: StoredComponent, partSize: number, partNumber: number): Piece | undefined {
+  if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > pieceCount(component.size, partSize)) {
+    return undefined;
+  }
+  const offset = (partNumber - 1) * partSize;
+  return { partNumber, offset, size: Math.min(partSize, component.size - offset) };
+}
+
 /** The pieces a component is sent in: one PUT up to the part size, parts of part size above it. */
 export function piecesOf(component: StoredComponent, partSize: number): Piece[] {
-  if (component.size === 0) return [];
-  if (component.size <= partSize) return [{ partNumber: 1, offset: 0, size: component.size }];
-  const pieces: Piece[] = [];
-  for (let offset = 0, partNumber = 1; offset < component.size; offset += partSize, partNumber++) {
-    pieces.push({ partNumber, offset, size: Math.min(partSize, component.size - offset) });
-  }
-  return pieces;
+  return Array.from(
+    { length: pieceCount(component.size, partSize) },
+    (_, i) => pieceOf(component, partSize, i + 1) as Piece,
+  );
 }
 
 export const isMultipart = (component: StoredComponent, partSize: number) => component.size > partSize;
 
 const pieceKey = (path: string, partNumber: number) => `${partNumber}:${path}`;
 
+/** Pieces of one component of an asset that are still to be sent. */
+export interface PendingPieces {
+  index: number;
+  component: StoredComponent;
+  pieces: Piece[];
+}
+
 /** For each component, its pieces without a record. */
-export function unrecorded(
-  asset: StoredAsset,
-  recorded: RecordedPiece[],
-): { index: number; component: StoredComponent; pieces: Piece[] }[] {
+export function unrecorded(asset: StoredAsset, recorded: RecordedPiece[]): PendingPieces[] {
   const have = new Set(recorded.map((piece) => pieceKey(piece.path, piece.partNumber)));
   return asset.components.flatMap((component, index) => {
     const pieces = piecesOf(component, asset.partSize).filter((p) => !have.has(pieceKey(component.path, p.partNumber)));
     return pieces.length > 0 ? [{ index, component, pieces }] : [];
+  });
+}
+
+/**
+ * Which components hold the first `limit` pieces without a record, in manifest order, told from how
+ * many pieces of each are recorded (by path); `truncated` when pieces beyond those remain. One step
+ * per component, however many pieces they have.
+ */
+export function pageComponents(
+  asset: StoredAsset,
+  recordedCounts: ReadonlyMap<string, number>,
+  limit: number,
+): { indices: number[]; truncated: boolean } {
+  const indices: number[] = [];
+  let room = limit;
+  for (const [index, component] of asset.components.entries()) {
+    const missing = pieceCount(component.size, asset.partSize) - (recordedCounts.get(component.path) ?? 0);
+    if (missing <= 0) continue;
+    if (room === 0) return { indices, truncated: true };
+    indices.push(index);
+    if (missing > room) return { indices, truncated: true };
+    room -= missing;
+  }
+  return { indices, truncated: false };
+}
+
+/**
+ * The first `limit` pieces without a record of these components, in order. `recordedParts` holds the
+ * recorded part numbers of those that have any; the pieces are worked out one by one, never listed
+ * whole, so a page costs its own size however large the files are.
+ */
+export function pagePieces(
+  asset: StoredAsset,
+  indices: number[],
+  recordedParts: ReadonlyMap<string, ReadonlySet<number>>,
+  limit: number,
+): PendingPieces[] {
+  const page: PendingPieces[] = [];
+  let room = limit;
+  for (const index of indices) {
+    const component = asset.components[index];
+    if (!component || room === 0) break;
+    const recorded = recordedParts.get(component.path);
+    const pieces: Piece[] = [];
+    const count = pieceCount(component.size, asset.partSize);
+    for (let partNumber = 1; partNumber <= count && pieces.length < room; partNumber++) {
+      if (!recorded?.has(partNumber)) pieces.push(pieceOf(component, asset.partSize, partNumber) as Piece);
+    }
+    if (pieces.length > 0) page.push({ index, component, pieces });
+    room -= pieces.length;
+  }
+  return page;
+}
+
+/** Pending pieces less those of `found`. */
+export function withoutPieces(pending: PendingPieces[], found: RecordedPiece[]): PendingPieces[] {
+  const have = new Set(found.map((piece) => pieceKey(piece.path, piece.partNumber)));
+  return pending.flatMap(({ pieces, ...rest }) => {
+    const left = pieces.filter((piece) => !have.has(pieceKey(rest.component.path, piece.partNumber)));
+    return left.length > 0 ? [{ ...rest, pieces: left }] : [];
   });
 }
 

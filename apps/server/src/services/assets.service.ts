@@ -14,7 +14,17 @@ import type { Db } from "../db/client.js";
 import * as q from "../db/queries/assets.js";
 import { findRun } from "../db/queries/runs.js";
 import { ApiError, invalidRequest } from "../errors.js";
-import { isMultipart, type Piece, piecesOf, type RecordedPiece, type StoredAsset, unrecorded } from "../lib/pieces.js";
+import {
+  isMultipart,
+  type PendingPieces,
+  type Piece,
+  pageComponents,
+  pagePieces,
+  pieceOf,
+  type RecordedPiece,
+  type StoredAsset,
+  withoutPieces,
+} from "../lib/pieces.js";
 import type { BlobStore, Verdict } from "../storage/types.js";
 import { manifestOf } from "./manifest.js";
 import { missingRun, type RunRef } from "./runs.service.js";
@@ -23,7 +33,7 @@ import { missingRun, type RunRef } from "./runs.service.js";
 export interface AssetContext {
   db: Db;
   storage: BlobStore;
-  config: Pick<Config, "partSize" | "uploadUrlTtlS">;
+  config: Pick<Config, "partSize" | "uploadUrlTtlS" | "planMaxPieces">;
 }
 
 export function toAsset(row: q.AssetRow): Asset {
@@ -59,12 +69,32 @@ function expiry(ctx: AssetContext): Date {
   return new Date(Date.now() + ctx.config.uploadUrlTtlS * 1000);
 }
 
-/** Every piece not recorded yet, with fresh URLs. */
-async function planFor(ctx: AssetContext, asset: StoredAsset, recorded: RecordedPiece[]): Promise<UploadPlan> {
+/** A page of an upload plan: pieces to send, and whether more remain after them. */
+interface Page {
+  pending: PendingPieces[];
+  truncated: boolean;
+}
+
+/**
+ * The first pieces without a record, at most METHODIC_PLAN_MAX_PIECES, in manifest order: a plan of
+ * a file of 10,000 parts, or of 10,000 files, is signed and sent a page at a time (docs/api.md, Limits).
+ * Recorded pieces are counted, not read, except those of the few components the page reaches into.
+ */
+async function unrecordedPage(ctx: AssetContext, db: Db, asset: StoredAsset): Promise<Page> {
+  const limit = ctx.config.planMaxPieces;
+  const counts = await q.recordedCounts(db, asset.id);
+  const { indices, truncated } = pageComponents(asset, counts, limit);
+  const begun = indices.map((index) => asset.components[index]!.path).filter((path) => counts.has(path));
+  const recordedParts = await q.recordedPartNumbers(db, asset.id, begun);
+  return { pending: pagePieces(asset, indices, recordedParts, limit), truncated };
+}
+
+/** A page of pieces with fresh URLs. */
+async function planFor(ctx: AssetContext, asset: StoredAsset, page: Page): Promise<UploadPlan> {
   const expiresAt = expiry(ctx);
   const sign = (index: number, piece: Piece) => ctx.storage.signPut(asset, index, piece, expiresAt);
   const components = await Promise.all(
-    unrecorded(asset, recorded).map(async ({ index, component, pieces }) => {
+    page.pending.map(async ({ index, component, pieces }) => {
       if (!isMultipart(component, asset.partSize)) {
         const { url, headers } = await sign(index, pieces[0]!);
         return { path: component.path, url, method: "PUT" as const, headers };
@@ -84,8 +114,14 @@ async function planFor(ctx: AssetContext, asset: StoredAsset, recorded: Recorded
       return { path: component.path, part_size: asset.partSize, parts };
     }),
   );
-  return { expires_at: expiresAt.toISOString(), components };
+  return { expires_at: expiresAt.toISOString(), components, truncated: page.truncated };
 }
+
+const nothingToSend = (ctx: AssetContext): UploadPlan => ({
+  expires_at: expiry(ctx).toISOString(),
+  components: [],
+  truncated: false,
+});
 
 function incomplete({ missing, mismatched }: Pick<Verdict, "missing" | "mismatched">): ApiError {
   const first = missing[0];
@@ -189,7 +225,8 @@ export async function createAsset(
       await ctx.storage.remove(prepared).catch(() => {});
       throw err;
     }
-    return { asset: toAsset(row), upload: await planFor(ctx, stored(row), []) };
+    const asset = stored(row);
+    return { asset: toAsset(row), upload: await planFor(ctx, asset, await unrecordedPage(ctx, tx, asset)) };
   });
 }
 
@@ -210,12 +247,21 @@ async function replay(ctx: AssetContext, db: Db, idempotency: Idempotency, reque
 
 /** A plan of what is missing; pieces storage turns out to hold are recorded on the way. */
 async function planOf(ctx: AssetContext, db: Db, row: q.AssetRow): Promise<UploadPlan> {
-  if (row.state !== "pending") return { expires_at: expiry(ctx).toISOString(), components: [] };
+  if (row.state !== "pending") return nothingToSend(ctx);
   const asset = stored(row);
-  const recorded = await q.recordedPieces(db, row.id);
-  const found = await ctx.storage.discover(asset, recorded);
-  if (found.length > 0) await q.recordPieces(db, row.id, found);
-  return planFor(ctx, asset, [...recorded, ...found]);
+  for (;;) {
+    const page = await unrecordedPage(ctx, db, asset);
+    const found = await ctx.storage.discover(asset, page.pending);
+    if (found.length === 0) return planFor(ctx, asset, page);
+    if (!(await q.recordPieces(db, row.id, found))) {
+      // Finalized or aborted meanwhile: nothing is to be sent any more.
+      if ((await q.findAsset(db, row.id))?.state === "aborted") throw assetAborted(row.id);
+      return nothingToSend(ctx);
+    }
+    const pending = withoutPieces(page.pending, found);
+    // Storage held the whole page: the next one is planned instead of an empty page.
+    if (pending.length > 0 || !page.truncated) return planFor(ctx, asset, { pending, truncated: page.truncated });
+  }
 }
 
 export async function getAsset(db: Db, id: string): Promise<Asset> {
@@ -247,19 +293,21 @@ export async function reportParts(ctx: AssetContext, id: string, body: ReportPar
   if (row.state === "aborted") throw assetAborted(id);
   if (row.state === "ready") return { asset: toAsset(row) };
   const asset = stored(row);
+  // Each entry is checked in constant time: a report of 10,000 pieces costs 10,000 steps.
+  const indexOf = new Map(asset.components.map((component, index) => [component.path, index]));
   const pieces = body.parts.map((reported, i): RecordedPiece => {
-    const index = asset.components.findIndex((c) => c.path === reported.path);
-    const component = asset.components[index];
+    const index = indexOf.get(reported.path);
+    const component = index === undefined ? undefined : asset.components[index];
     const field = (path: string, message: string) =>
       invalidRequest(`Invalid request: body.parts.${i}.${path} ${message}.`, {
         fields: [{ in: "body", path: `parts.${i}.${path}`, message }],
       });
-    if (!component) throw field("path", "is not a component of this asset");
+    if (index === undefined || !component) throw field("path", "is not a component of this asset");
     const multipart = isMultipart(component, asset.partSize);
     if (multipart && reported.part_number === undefined) {
       throw field("part_number", "is required for a multipart component");
     }
-    const piece = piecesOf(component, asset.partSize).find((p) => p.partNumber === (reported.part_number ?? 1));
+    const piece = pieceOf(component, asset.partSize, reported.part_number ?? 1);
     if (!piece) throw field("part_number", "is not a part of this component");
     const recorded = { path: component.path, partNumber: piece.partNumber, etag: reported.etag, size: piece.size };
     if (!ctx.storage.acceptsReport(asset, index, recorded)) {

@@ -1,6 +1,6 @@
 import { type Component, type FieldError, MAX_PART_SIZE, MAX_PARTS } from "@methodic/contract";
 import { invalidRequest } from "../errors.js";
-import type { StoredComponent } from "../lib/pieces.js";
+import { pieceCount, type StoredComponent } from "../lib/pieces.js";
 
 const MiB = 1024 * 1024;
 
@@ -8,9 +8,6 @@ export interface Manifest {
   partSize: number;
   components: StoredComponent[];
 }
-
-/** How many pieces a file is sent in: none when empty, one up to the part size, parts above it. */
-const partCount = (size: number, partSize: number) => (size === 0 ? 0 : Math.ceil(size / partSize));
 
 /**
  * The part size of a new file asset and its components as the server keeps them. The part size is
@@ -30,7 +27,7 @@ export function manifestOf(
   const refuse = (path: string, message: string) => problems.push({ in: "body", path, message });
 
   body.components.forEach((component, i) => {
-    const parts = partCount(component.size, partSize);
+    const parts = pieceCount(component.size, partSize);
     const at = `components.${i}`;
     if (parts > MAX_PARTS) {
       refuse(

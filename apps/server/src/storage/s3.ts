@@ -22,11 +22,11 @@ import {
   isMultipart,
   type MissingPiece,
   missingOf,
+  type PendingPieces,
   type Piece,
   type RecordedPiece,
   type StoredAsset,
   type StoredComponent,
-  unrecorded,
 } from "../lib/pieces.js";
 import { type BlobStore, type Completion, type SignedRequest, StorageUnavailableError } from "./types.js";
 
@@ -203,8 +203,8 @@ export class S3BlobStore implements BlobStore {
   }
 
   /** Pieces storage holds that the records lack (a client that crashed before it reported them). */
-  async discover(asset: StoredAsset, recorded: RecordedPiece[]): Promise<RecordedPiece[]> {
-    const found = await eachLimited(unrecorded(asset, recorded), async ({ index, component, pieces }) => {
+  async discover(asset: StoredAsset, unrecorded: PendingPieces[]): Promise<RecordedPiece[]> {
+    const found = await eachLimited(unrecorded, async ({ index, component, pieces }) => {
       if (!isMultipart(component, asset.partSize)) {
         const head = await this.head(asset.id, index);
         const expected = this.expected(component, asset.partSize);

@@ -1,4 +1,4 @@
-import type { MissingPiece, Piece, RecordedPiece, StoredAsset, StoredComponent } from "../lib/pieces.js";
+import type { MissingPiece, PendingPieces, Piece, RecordedPiece, StoredAsset, StoredComponent } from "../lib/pieces.js";
 
 export interface SignedRequest {
   url: string;
@@ -27,8 +27,11 @@ export interface BlobStore {
   /** Whether a client's report of a piece can be true; a driver that cannot tell says yes. */
   acceptsReport(asset: StoredAsset, index: number, piece: RecordedPiece): boolean;
 
-  /** Pieces storage holds that the records lack (a client that crashed before reporting them). */
-  discover(asset: StoredAsset, recorded: RecordedPiece[]): Promise<RecordedPiece[]>;
+  /**
+   * Which of these unrecorded pieces storage holds after all (a client that crashed before reporting
+   * them). Asked of one plan's page at a time, so that its cost stays a page's.
+   */
+  discover(asset: StoredAsset, unrecorded: PendingPieces[]): Promise<RecordedPiece[]>;
 
   /**
    * Finalize's first step, before the asset row is locked, so that no lock is held over slow work
