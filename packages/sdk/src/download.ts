@@ -1,12 +1,12 @@
-import { createHash, type Hash } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, rename, rm, stat } from "node:fs/promises";
-import { dirname, isAbsolute, relative, resolve, sep, win32 } from "node:path";
-import { pipeline } from "node:stream/promises";
+import { constants } from "node:fs";
+import { type FileHandle, lstat, mkdir } from "node:fs/promises";
+import { isAbsolute, relative, resolve, sep, win32 } from "node:path";
 import { type Download, ErrorBody, routes } from "@methodic/contract";
 import { ChronicleError, errorFor, UnavailableError, ValidationError } from "./errors.js";
 import { eachLimited } from "./files.js";
+import { type Hashers, hashersFor, type RunningHash } from "./hashing.js";
 import { ATTEMPTS, RetryNow, withRetries } from "./retry.js";
+import { STAGING, TargetDir } from "./target-dir.js";
 import type { Transport } from "./transport.js";
 
 /** Bytes written so far of the whole asset (kept and resumed files included), and the file that advanced. */
@@ -19,7 +19,10 @@ export interface DownloadProgress {
 export interface DownloadOptions {
   /** Components fetched at once; 4 unless given. */
   concurrency?: number;
-  /** Stops the download; what was received stays in `.partial` files and is resumed by the next call. */
+  /**
+   * Stops the download; what was received stays in the target's hidden `.methodic-download` folder
+   * and is resumed by the next call.
+   */
   signal?: AbortSignal;
   onProgress?: (p: DownloadProgress) => void;
   /** For the component GETs (the API calls go through the transport). */
@@ -42,9 +45,11 @@ interface Target extends DownloadedFile {
 }
 
 /**
- * Every file of a ready asset into `targetDir`, byte for byte: each streamed to `<path>.partial`,
- * hashed as it is written, verified against its size and sha256, then renamed into place. A file
- * already there with the right bytes is kept; a `.partial` left by an interrupted download is resumed.
+ * Every file of a ready asset into `targetDir`, byte for byte: each streamed to a file of its own in
+ * `<targetDir>/.methodic-download/<asset id>/`, hashed as it is written, verified against its size
+ * and sha256, then renamed into place. A file already there with the right bytes is kept; what an
+ * interrupted download left there is resumed. Nothing is written through a symbolic link inside
+ * `targetDir`: a link where a file or folder of the asset goes is refused.
  */
 export async function downloadAsset(
   transport: Transport,
@@ -56,6 +61,13 @@ export async function downloadAsset(
   const fetchFn = options.fetch ?? globalThis.fetch;
   const ask = async () => targetsOf(root, await transport.call(routes.downloadAsset, { params: { id: assetId } }));
   const targets = await ask();
+  const dir = new TargetDir(root, assetId);
+  // Every place checked before anything is written, the staged files' included.
+  for (const target of targets) {
+    await dir.check(target.path);
+    await dir.check(dir.partialOf(target.path));
+  }
+  await mkdir(root, { recursive: true });
 
   // URLs expire: a 403 asks the API for fresh ones, once for the whole download.
   let fresh: Promise<Map<string, Target>> | undefined;
@@ -75,17 +87,43 @@ export async function downloadAsset(
     options.onProgress?.({ path, bytes, totalBytes });
   };
 
-  await eachLimited(targets, Math.max(1, options.concurrency ?? 4), (target) =>
-    fetchComponent(target, { fetch: fetchFn, signal: options.signal, refresh, progress }),
-  );
+  const hashers = hashersFor(totalBytes);
+  try {
+    await eachLimited(targets, Math.max(1, options.concurrency ?? 4), (target) =>
+      fetchComponent(target, { fetch: fetchFn, signal: options.signal, dir, hashers, refresh, progress }),
+    );
+  } finally {
+    await hashers.close();
+  }
+  await dir.tidy();
   return targets.map(({ path, size, sha256, file }) => ({ path, size, sha256, file }));
 }
 
-/** The plan's components, each with the file it goes to; a path that could land outside `root` is refused. */
+/**
+ * The plan's components, each with the file it goes to. Refused: a path that could land outside
+ * `root`, one in the staging folder, one twice, one that is another's folder.
+ */
 function targetsOf(root: string, plan: Download): Target[] {
   const seen = new Set<string>();
+  const folders = new Set(
+    plan.components.flatMap((c) =>
+      c.path
+        .split("/")
+        .slice(0, -1)
+        .map((_, i, s) => s.slice(0, i + 1).join("/")),
+    ),
+  );
   return plan.components.map((c) => {
     const segments = c.path.split("/");
+    if (segments[0] === STAGING || folders.has(c.path)) {
+      throw new ValidationError(
+        400,
+        "invalid_request",
+        segments[0] === STAGING
+          ? `The asset's component path ${JSON.stringify(c.path)} is inside ${STAGING}, the folder downloads are staged in: refusing to write it.`
+          : `The asset's component path ${JSON.stringify(c.path)} is both a file and the folder of another: refusing to write it.`,
+      );
+    }
     const file = resolve(root, ...segments);
     const inside = relative(root, file);
     if (
@@ -116,93 +154,147 @@ function targetsOf(root: string, plan: Download): Target[] {
 interface Context {
   fetch: typeof fetch;
   signal: AbortSignal | undefined;
+  dir: TargetDir;
+  hashers: Hashers;
   refresh: (path: string) => Promise<string>;
   progress: (path: string, bytes: number) => void;
 }
 
-/** One component to its file: kept if already right, else resumed or fetched, verified, renamed. */
+/** One component to its file: kept if already right, else resumed or fetched, verified, placed. */
 async function fetchComponent(target: Target, ctx: Context): Promise<void> {
-  const { path, size, file } = target;
-  const partial = `${file}.partial`;
+  const { path, size } = target;
   ctx.signal?.throwIfAborted();
-  if ((await sizeOf(file)) === size && (await hashOf(file)).digest("hex") === target.sha256) {
-    await rm(partial, { force: true });
+  if (await alreadyThere(target, ctx)) {
+    await ctx.dir.dropPartial(path);
     ctx.progress(path, size);
     return;
   }
-  await mkdir(dirname(file), { recursive: true });
-
+  const partial = ctx.dir.partialOf(path);
+  const handle = await ctx.dir.openPartial(path);
   let url = target.url;
   let refreshed = false;
-  await withRetries(
-    async () => {
-      ctx.signal?.throwIfAborted();
-      let kept = await sizeOf(partial);
-      if (kept !== undefined && kept > size) {
-        await rm(partial, { force: true });
-        kept = undefined;
-      }
-      const offset = kept ?? 0;
-      const hash = offset > 0 ? await hashOf(partial) : createHash("sha256");
-      if (offset > 0) ctx.progress(path, offset);
-      // The partial file already holds every byte (a crash before the rename): verify it.
-      if (kept !== undefined && offset === size) return verifyAndRename(target, partial, hash);
+  try {
+    await withRetries(
+      async () => {
+        ctx.signal?.throwIfAborted();
+        let kept = (await handle.stat()).size;
+        if (kept > size) {
+          await handle.truncate(0);
+          kept = 0;
+        }
+        let hash = ctx.hashers.start();
+        try {
+          if (kept > 0) {
+            await hashFrom(handle, kept, hash);
+            ctx.progress(path, kept);
+          }
+          // The staged file already holds every byte (a crash before the rename, or nothing to fetch).
+          if (kept === size) return await verifyAndPlace(target, handle, partial, hash, ctx);
 
-      let res: Response;
-      try {
-        res = await ctx.fetch(url, {
-          ...(offset > 0 && { headers: { range: `bytes=${offset}-` } }),
-          ...(ctx.signal && { signal: ctx.signal }),
-        });
-      } catch (err) {
-        throw networkError(path, err, ctx.signal);
-      }
-      if (res.status === 403 && !refreshed) {
-        await res.body?.cancel();
-        refreshed = true;
-        url = await ctx.refresh(path);
-        throw new RetryNow(new ChronicleError(403, "forbidden", `Storage refused the URL of ${path}.`));
-      }
-      const resumed = res.status === 206;
-      if ((resumed && rangeStart(res.headers.get("content-range")) !== offset) || (res.status === 416 && offset > 0)) {
-        // Not the range asked for, or the partial file does not fit what storage holds: start over
-        // rather than splice in the wrong bytes.
-        await res.body?.cancel();
-        await rm(partial, { force: true });
-        throw new RetryNow(new ChronicleError(res.status, "internal", `Storage refused every range of ${path}.`));
-      }
-      if (res.status !== 200 && !resumed) throw await storageError(path, res);
+          let res: Response;
+          try {
+            res = await ctx.fetch(url, {
+              ...(kept > 0 && { headers: { range: `bytes=${kept}-` } }),
+              ...(ctx.signal && { signal: ctx.signal }),
+            });
+          } catch (err) {
+            throw networkError(path, err, ctx.signal);
+          }
+          if (res.status === 403 && !refreshed) {
+            await res.body?.cancel();
+            refreshed = true;
+            url = await ctx.refresh(path);
+            throw new RetryNow(new ChronicleError(403, "forbidden", `Storage refused the URL of ${path}.`));
+          }
+          const resumed = res.status === 206;
+          if ((resumed && rangeStart(res.headers.get("content-range")) !== kept) || (res.status === 416 && kept > 0)) {
+            // Not the range asked for, or the staged file does not fit what storage holds: start over
+            // rather than splice in the wrong bytes.
+            await res.body?.cancel();
+            await handle.truncate(0);
+            throw new RetryNow(new ChronicleError(res.status, "internal", `Storage refused every range of ${path}.`));
+          }
+          if (res.status !== 200 && !resumed) throw await storageError(path, res);
 
-      // 200 is the whole file: whatever was kept is dropped.
-      const received = resumed ? hash : createHash("sha256");
-      try {
-        await receive(res, partial, resumed ? offset : 0, received, target, ctx);
-      } catch (err) {
-        if (err instanceof ChronicleError && err.code === "internal") await rm(partial, { force: true });
-        throw err;
-      }
-      await verifyAndRename(target, partial, received);
-    },
-    { attempts: ATTEMPTS, signal: ctx.signal },
-  );
+          // 200 is the whole file: whatever was kept is dropped.
+          if (!resumed && kept > 0) {
+            hash.drop();
+            hash = ctx.hashers.start();
+            await handle.truncate(0);
+          }
+          await receive(res, handle, resumed ? kept : 0, hash, target, ctx);
+          await verifyAndPlace(target, handle, partial, hash, ctx);
+        } finally {
+          hash.drop();
+        }
+      },
+      { attempts: ATTEMPTS, signal: ctx.signal },
+    ).finally(() => handle.close());
+  } catch (err) {
+    // Corrupt bytes are not resumed: the next call starts afresh.
+    if (err instanceof ChronicleError && err.code === "internal") await ctx.dir.dropPartial(path);
+    throw err;
+  }
+}
+
+/** Whether the component's file is already in place with the right bytes (a repeated download). */
+async function alreadyThere(target: Target, ctx: Context): Promise<boolean> {
+  const info = await lstat(target.file).catch(() => undefined);
+  if (!info?.isFile() || info.size !== target.size) return false;
+  const handle = await ctx.dir.open(target.path, constants.O_RDONLY);
+  const hash = ctx.hashers.start();
+  try {
+    await hashFrom(handle, target.size, hash);
+    return (await hash.digest()) === target.sha256;
+  } finally {
+    hash.drop();
+    await handle.close();
+  }
+}
+
+/** The first `length` bytes of a file into `hash`, read in fresh buffers (the hash takes them). */
+async function hashFrom(handle: FileHandle, length: number, hash: RunningHash): Promise<void> {
+  for (let position = 0; position < length; ) {
+    const bytes = Buffer.allocUnsafeSlow(Math.min(WRITE_SIZE, length - position));
+    const { bytesRead } = await handle.read(bytes, 0, bytes.length, position);
+    if (bytesRead === 0) throw new ChronicleError(0, "internal", "a file being downloaded shrank while it was read");
+    await hash.update(bytes.subarray(0, bytesRead));
+    position += bytesRead;
+  }
 }
 
 /**
- * Streams the answer's body onto the partial file from `start`, into `hash` as it goes, with
- * backpressure; fsyncs before returning. A body that breaks off is an UnavailableError (retried
+ * Writes the answer's body into the staged file from `start`, in batches of about 1 MiB, each then
+ * handed to `hash`; fsyncs before returning. A body that breaks off is an UnavailableError (retried
  * from what was written); more bytes than the component has is a corrupt download.
  */
-async function receive(res: Response, partial: string, start: number, hash: Hash, target: Target, ctx: Context) {
-  let written = start;
+async function receive(
+  res: Response,
+  handle: FileHandle,
+  start: number,
+  hash: RunningHash,
+  target: Target,
+  ctx: Context,
+) {
+  let position = start;
+  let received = start;
+  let batch: Uint8Array[] = [];
+  let batched = 0;
+  // fetch hands the body over in chunks of a few KiB; each write costs more than the copy that
+  // gathers them into writes of about 1 MiB (a quarter less CPU for the whole download, measured).
+  const flush = async () => {
+    const bytes = Buffer.concat(batch, batched);
+    batch = [];
+    batched = 0;
+    await handle.write(bytes, 0, bytes.length, position);
+    position += bytes.length;
+    ctx.progress(target.path, position);
+    // After the write: the hash may move the buffer to its thread.
+    await hash.update(bytes);
+  };
   const body = res.body;
-  // fetch hands the body over in chunks of a few KiB; each write and each trip through the stream
-  // machinery costs more than the copy that gathers them into writes of about 1 MiB (a quarter less
-  // CPU for the whole download, measured).
-  async function* chunks() {
-    if (!body) return;
+  if (body) {
     const reader = body.getReader();
-    let batch: Uint8Array[] = [];
-    let batched = 0;
     let finished = false;
     // A read can wait forever once the request is aborted with the whole body already in hand: the
     // abort cancels the reader, so the read ends.
@@ -210,65 +302,53 @@ async function receive(res: Response, partial: string, start: number, hash: Hash
     ctx.signal?.addEventListener("abort", cancel, { once: true });
     try {
       for (;;) {
-        const { done, value } = await reader.read();
+        let step: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          step = await reader.read();
+        } catch (err) {
+          if (ctx.signal?.aborted) throw ctx.signal.reason ?? err;
+          // What arrived before the break is good: onto the disk with it, so that the retry resumes
+          // after it.
+          if (batched > 0) await flush();
+          throw networkError(target.path, err, ctx.signal);
+        }
+        const { done, value } = step;
         if (value) {
-          written += value.length;
-          if (written > target.size) throw corrupt(target, `storage sent more than its ${target.size} bytes`);
-          hash.update(value);
+          received += value.length;
+          if (received > target.size) throw corrupt(target, `storage sent more than its ${target.size} bytes`);
           batch.push(value);
           batched += value.length;
         }
-        if (batched >= WRITE_SIZE || (done && batched > 0)) {
-          yield Buffer.concat(batch, batched);
-          batch = [];
-          batched = 0;
-          ctx.progress(target.path, written);
-        }
+        if (batched >= WRITE_SIZE || (done && batched > 0)) await flush();
         if (done) {
           finished = true;
           ctx.signal?.throwIfAborted();
-          return;
+          break;
         }
       }
-    } catch (err) {
-      if (err instanceof ChronicleError || ctx.signal?.aborted) throw err;
-      // What arrived before the break is good (it is hashed already): onto the disk with it, so
-      // that the retry resumes after it.
-      if (batched > 0) {
-        yield Buffer.concat(batch, batched);
-        ctx.progress(target.path, written);
-      }
-      throw networkError(target.path, err, ctx.signal);
     } finally {
       ctx.signal?.removeEventListener("abort", cancel);
       // Left early (a failed write, an abort, a corrupt body): the rest of the answer is not wanted.
       if (!finished) reader.cancel().catch(() => {});
     }
   }
-  await pipeline(chunks(), createWriteStream(partial, { flags: start > 0 ? "a" : "w" }), { signal: ctx.signal });
-  // On disk before it is renamed into place (the stream's own `flush` option needs Node 20.10).
-  const handle = await open(partial, "r+");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  // On disk before it is placed.
+  await handle.sync();
 }
 
-/** Size and sha256 as the asset says, then into place; anything else is removed, never renamed. */
-async function verifyAndRename(target: Target, partial: string, hash: Hash): Promise<void> {
-  const size = await sizeOf(partial);
-  const sha256 = hash.digest("hex");
+/** Size and sha256 as the asset says, then into place; anything else is a corrupt download. */
+async function verifyAndPlace(target: Target, handle: FileHandle, partial: string, hash: RunningHash, ctx: Context) {
+  const { size } = await handle.stat();
+  const sha256 = await hash.digest();
   if (size !== target.size || sha256 !== target.sha256) {
-    await rm(partial, { force: true });
     throw corrupt(
       target,
       size !== target.size
-        ? `${size ?? 0} bytes were received, not ${target.size}`
+        ? `${size} bytes were received, not ${target.size}`
         : `its sha256 is ${sha256}, not ${target.sha256}`,
     );
   }
-  await rename(partial, target.file);
+  await ctx.dir.place(handle, partial, target.path);
 }
 
 function corrupt(target: Target, why: string): ChronicleError {
@@ -299,15 +379,4 @@ async function storageError(path: string, res: Response): Promise<ChronicleError
 function rangeStart(header: string | null): number | undefined {
   const match = header?.match(/^bytes (\d+)-\d+\/(?:\d+|\*)$/);
   return match ? Number(match[1]) : undefined;
-}
-
-async function sizeOf(file: string): Promise<number | undefined> {
-  const info = await stat(file).catch(() => undefined);
-  return info?.isFile() ? info.size : undefined;
-}
-
-async function hashOf(file: string): Promise<Hash> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
-  return hash;
 }

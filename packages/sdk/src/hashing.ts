@@ -90,3 +90,142 @@ export async function hashFiles(files: { absolute: string; size: number }[], par
   ]);
   return hashes;
 }
+
+/** A SHA-256 fed in order with buffers it then owns (they may be moved to another thread). */
+export interface RunningHash {
+  /** Resolves once there is room for more: at most HASH_WINDOW bytes of a hash wait for the worker. */
+  update(bytes: Uint8Array): Promise<void>;
+  digest(): Promise<string>;
+  /** The hash abandoned unfinished. */
+  drop(): void;
+}
+
+/** Hashes for the files of one download: on a worker thread of its own, or on this one. */
+export interface Hashers {
+  start(): RunningHash;
+  close(): Promise<void>;
+}
+
+/** Bytes of one hash handed to the worker and not yet hashed, at most: memory stays constant. */
+const HASH_WINDOW = 8 * 1024 * 1024;
+
+/**
+ * The worker, as source text rather than a module file, so that it runs the same from the compiled
+ * package and from source (this package's tests). Each message adds bytes to the hash of its id,
+ * and is acknowledged, or ends that hash.
+ */
+const HASH_WORKER = `
+const { parentPort } = require("node:worker_threads");
+const { createHash } = require("node:crypto");
+const hashes = new Map();
+parentPort.on("message", ({ id, bytes, end }) => {
+  let hash = hashes.get(id);
+  if (!hash) hashes.set(id, (hash = createHash("sha256")));
+  if (bytes) {
+    hash.update(bytes);
+    parentPort.postMessage({ id, hashed: bytes.byteLength });
+  }
+  if (end) hashes.delete(id);
+  if (end === "digest") parentPort.postMessage({ id, sha256: hash.digest("hex") });
+});
+`;
+
+/**
+ * SHA-256 on a worker thread for a large download (`totalBytes` at least WORKER_MIN_BYTES), so that
+ * hashing runs beside the receiving and writing instead of taking turns with them on this thread;
+ * on this thread for a small one, which a worker's start would only slow.
+ */
+export function hashersFor(totalBytes: number): Hashers {
+  return totalBytes >= WORKER_MIN_BYTES ? workerHashers() : localHashers;
+}
+
+const localHashers: Hashers = {
+  start() {
+    const hash = createHash("sha256");
+    return {
+      update: async (bytes) => void hash.update(bytes),
+      digest: async () => hash.digest("hex"),
+      drop() {},
+    };
+  },
+  close: async () => {},
+};
+
+interface Pending {
+  /** Bytes posted and not yet acknowledged. */
+  waiting: number;
+  room?: () => void;
+  digest?: { resolve: (sha256: string) => void; reject: (err: Error) => void };
+  fail?: (err: Error) => void;
+}
+
+function workerHashers(): Hashers {
+  const worker = new Worker(HASH_WORKER, { eval: true, execArgv: [] });
+  // The download's own work keeps the process alive; an idle hasher must not.
+  worker.unref();
+  const pending = new Map<number, Pending>();
+  let failure: Error | undefined;
+  let next = 0;
+  const fail = (err: Error) => {
+    failure ??= err;
+    for (const p of pending.values()) {
+      p.digest?.reject(failure);
+      p.fail?.(failure);
+    }
+    pending.clear();
+  };
+  worker.on("message", (m: { id: number; hashed?: number; sha256?: string }) => {
+    const p = pending.get(m.id);
+    if (!p) return;
+    if (m.hashed !== undefined) {
+      p.waiting -= m.hashed;
+      if (p.waiting <= HASH_WINDOW) p.room?.();
+    }
+    if (m.sha256 !== undefined) {
+      pending.delete(m.id);
+      p.digest?.resolve(m.sha256);
+    }
+  });
+  worker.on("error", fail);
+  worker.on("exit", (code) => fail(new Error(`the hashing thread stopped (exit code ${code})`)));
+
+  return {
+    start() {
+      const id = next++;
+      const p: Pending = { waiting: 0 };
+      pending.set(id, p);
+      return {
+        async update(bytes) {
+          if (failure) throw failure;
+          // Only a buffer that owns all of its memory moves; a slice of a shared pool is copied first.
+          // (Buffer.from would take a small copy from the pool again.)
+          const own =
+            bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
+          p.waiting += own.byteLength;
+          worker.postMessage({ id, bytes: own }, [own.buffer as ArrayBuffer]);
+          if (p.waiting <= HASH_WINDOW) return;
+          await new Promise<void>((resolve, reject) => {
+            p.room = resolve;
+            p.fail = reject;
+          });
+          p.room = p.fail = undefined;
+        },
+        digest() {
+          if (failure) return Promise.reject(failure);
+          return new Promise<string>((resolve, reject) => {
+            p.digest = { resolve, reject };
+            worker.postMessage({ id, end: "digest" });
+          });
+        },
+        drop() {
+          if (!pending.delete(id) || failure) return;
+          worker.postMessage({ id, end: "drop" });
+        },
+      };
+    },
+    async close() {
+      worker.removeAllListeners("exit");
+      await worker.terminate();
+    },
+  };
+}
