@@ -1,5 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
@@ -91,42 +92,56 @@ export async function hashFiles(files: { absolute: string; size: number }[], par
   return hashes;
 }
 
-/** A SHA-256 fed in order with buffers it then owns (they may be moved to another thread). */
-export interface RunningHash {
-  /** Resolves once there is room for more: at most HASH_WINDOW bytes of a hash wait for the worker. */
-  update(bytes: Uint8Array): Promise<void>;
+/**
+ * The SHA-256 of a file being written, read back from its descriptor in order as its prefix is
+ * written: what is hashed is what is on disk, in whatever order the writes landed.
+ */
+export interface FileHash {
+  /** Bytes [0, n) of the file are written: hash them, when it can, in order. */
+  upTo(n: number): void;
+  /** The hash of every byte made known by `upTo`, once they are read. */
   digest(): Promise<string>;
-  /** The hash abandoned unfinished. */
-  drop(): void;
+  /** Abandoned; resolves once the file is no longer read (its descriptor may then be closed). */
+  drop(): Promise<void>;
 }
 
-/** Hashes for the files of one download: on a worker thread of its own, or on this one. */
+/** The hashes of the files of one download: on a worker thread of its own, or on this one. */
 export interface Hashers {
-  start(): RunningHash;
+  start(handle: FileHandle): FileHash;
   close(): Promise<void>;
 }
 
-/** Bytes of one hash handed to the worker and not yet hashed, at most: memory stays constant. */
-const HASH_WINDOW = 8 * 1024 * 1024;
+/** Bytes read back at once to hash. */
+const READ_SIZE = 1024 * 1024;
 
 /**
  * The worker, as source text rather than a module file, so that it runs the same from the compiled
- * package and from source (this package's tests). Each message adds bytes to the hash of its id,
- * and is acknowledged, or ends that hash.
+ * package and from source (this package's tests). A descriptor is the process's, so the worker
+ * reads the very file the main thread writes; one buffer for every file: memory stays constant.
  */
 const HASH_WORKER = `
 const { parentPort } = require("node:worker_threads");
+const { readSync } = require("node:fs");
 const { createHash } = require("node:crypto");
-const hashes = new Map();
-parentPort.on("message", ({ id, bytes, end }) => {
-  let hash = hashes.get(id);
-  if (!hash) hashes.set(id, (hash = createHash("sha256")));
-  if (bytes) {
-    hash.update(bytes);
-    parentPort.postMessage({ id, hashed: bytes.byteLength });
+const buffer = Buffer.allocUnsafe(${READ_SIZE});
+const files = new Map();
+parentPort.on("message", ({ id, fd, upTo, end }) => {
+  let file = files.get(id);
+  if (!file) files.set(id, (file = { hash: createHash("sha256"), at: 0, error: undefined }));
+  try {
+    while (!file.error && upTo !== undefined && file.at < upTo) {
+      const read = readSync(fd, buffer, 0, Math.min(buffer.length, upTo - file.at), file.at);
+      if (read === 0) throw new Error("the file is shorter than what was written to it");
+      file.hash.update(buffer.subarray(0, read));
+      file.at += read;
+    }
+  } catch (err) {
+    file.error = String((err && err.message) || err);
   }
-  if (end) hashes.delete(id);
-  if (end === "digest") parentPort.postMessage({ id, sha256: hash.digest("hex") });
+  if (!end) return;
+  files.delete(id);
+  if (end === "digest" && !file.error) parentPort.postMessage({ id, sha256: file.hash.digest("hex") });
+  else parentPort.postMessage({ id, error: file.error });
 });
 `;
 
@@ -140,87 +155,83 @@ export function hashersFor(totalBytes: number): Hashers {
 }
 
 const localHashers: Hashers = {
-  start() {
+  start(handle) {
     const hash = createHash("sha256");
+    let at = 0;
+    let dropped = false;
+    let reading: Promise<void> = Promise.resolve();
+    let buffer: Buffer | undefined;
+    const readTo = async (n: number) => {
+      while (at < n && !dropped) {
+        buffer ??= Buffer.allocUnsafe(READ_SIZE);
+        const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, n - at), at);
+        if (bytesRead === 0) throw new Error("the file is shorter than what was written to it");
+        hash.update(buffer.subarray(0, bytesRead));
+        at += bytesRead;
+      }
+    };
     return {
-      update: async (bytes) => void hash.update(bytes),
-      digest: async () => hash.digest("hex"),
-      drop() {},
+      upTo(n) {
+        reading = reading.then(() => readTo(n));
+      },
+      async digest() {
+        await reading;
+        return hash.digest("hex");
+      },
+      async drop() {
+        dropped = true;
+        await reading.catch(() => {});
+      },
     };
   },
   close: async () => {},
 };
 
-interface Pending {
-  /** Bytes posted and not yet acknowledged. */
-  waiting: number;
-  room?: () => void;
-  digest?: { resolve: (sha256: string) => void; reject: (err: Error) => void };
-  fail?: (err: Error) => void;
-}
-
 function workerHashers(): Hashers {
+  // Not unref'd: a download waiting for nothing but a digest must not see the process exit.
   const worker = new Worker(HASH_WORKER, { eval: true, execArgv: [] });
-  // The download's own work keeps the process alive; an idle hasher must not.
-  worker.unref();
-  const pending = new Map<number, Pending>();
+  const ending = new Map<number, { resolve: (sha256: string | undefined) => void; reject: (err: Error) => void }>();
   let failure: Error | undefined;
   let next = 0;
+  worker.on("message", (m: { id: number; sha256?: string; error?: string }) => {
+    const end = ending.get(m.id);
+    ending.delete(m.id);
+    if (m.error) end?.reject(new Error(m.error));
+    else end?.resolve(m.sha256);
+  });
   const fail = (err: Error) => {
     failure ??= err;
-    for (const p of pending.values()) {
-      p.digest?.reject(failure);
-      p.fail?.(failure);
-    }
-    pending.clear();
+    for (const end of ending.values()) end.reject(failure);
+    ending.clear();
   };
-  worker.on("message", (m: { id: number; hashed?: number; sha256?: string }) => {
-    const p = pending.get(m.id);
-    if (!p) return;
-    if (m.hashed !== undefined) {
-      p.waiting -= m.hashed;
-      if (p.waiting <= HASH_WINDOW) p.room?.();
-    }
-    if (m.sha256 !== undefined) {
-      pending.delete(m.id);
-      p.digest?.resolve(m.sha256);
-    }
-  });
   worker.on("error", fail);
   worker.on("exit", (code) => fail(new Error(`the hashing thread stopped (exit code ${code})`)));
+  const end = (id: number, how: "digest" | "drop") =>
+    new Promise<string | undefined>((resolve, reject) => {
+      if (failure) return reject(failure);
+      ending.set(id, { resolve, reject });
+      worker.postMessage({ id, end: how });
+    });
 
   return {
-    start() {
+    start(handle) {
       const id = next++;
-      const p: Pending = { waiting: 0 };
-      pending.set(id, p);
+      const { fd } = handle;
       return {
-        async update(bytes) {
-          if (failure) throw failure;
-          // Only a buffer that owns all of its memory moves; a slice of a shared pool is copied first.
-          // (Buffer.from would take a small copy from the pool again.)
-          const own =
-            bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
-          p.waiting += own.byteLength;
-          worker.postMessage({ id, bytes: own }, [own.buffer as ArrayBuffer]);
-          if (p.waiting <= HASH_WINDOW) return;
-          await new Promise<void>((resolve, reject) => {
-            p.room = resolve;
-            p.fail = reject;
-          });
-          p.room = p.fail = undefined;
+        upTo(n) {
+          if (!failure) worker.postMessage({ id, fd, upTo: n });
         },
-        digest() {
-          if (failure) return Promise.reject(failure);
-          return new Promise<string>((resolve, reject) => {
-            p.digest = { resolve, reject };
-            worker.postMessage({ id, end: "digest" });
-          });
+        async digest() {
+          const sha256 = await end(id, "digest");
+          if (sha256 === undefined) throw new Error("the hashing thread answered no hash");
+          return sha256;
         },
-        drop() {
-          if (!pending.delete(id) || failure) return;
-          worker.postMessage({ id, end: "drop" });
-        },
+        // A failed thread reads nothing any more either.
+        drop: () =>
+          end(id, "drop").then(
+            () => {},
+            () => {},
+          ),
       };
     },
     async close() {

@@ -35,7 +35,12 @@ export class TargetDir {
 
   /** The staged file of a component: named by a hash of its path, so any path fits one flat folder. */
   partialOf(path: string): string {
-    return join(this.staging, `${createHash("sha256").update(path).digest("hex").slice(0, 32)}.partial`);
+    return join(this.staging, `${stagedName(path)}.partial`);
+  }
+
+  /** Where the staged file of a component fetched in ranges records how much of it is written. */
+  resumeOf(path: string): string {
+    return join(this.staging, `${stagedName(path)}.resume`);
   }
 
   /**
@@ -109,9 +114,9 @@ export class TargetDir {
     }
   }
 
-  /** A component's staged file, if any, removed (the link itself, never what it points to). */
-  async dropPartial(path: string): Promise<void> {
-    await unlink(join(this.root, this.partialOf(path))).catch((err: NodeJS.ErrnoException) => {
+  /** A file below the root, if there, removed (a link itself, never what it points to). */
+  async drop(relativePath: string): Promise<void> {
+    await unlink(join(this.root, relativePath)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== "ENOENT") throw err;
     });
   }
@@ -127,6 +132,8 @@ export class TargetDir {
     }
   }
 }
+
+const stagedName = (path: string) => createHash("sha256").update(path).digest("hex").slice(0, 32);
 
 async function lstatOf(path: string): Promise<Stats | undefined> {
   return lstat(path).catch((err: NodeJS.ErrnoException) => {

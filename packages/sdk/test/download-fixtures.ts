@@ -92,8 +92,8 @@ export async function staged(dir: string, assetId: string): Promise<string[]> {
 }
 
 /**
- * A download of `assetId` into `dir` stopped once `path` has at least `atLeast` bytes on disk; what it
- * left staged.
+ * A download of `assetId` into `dir`, one request at a time unless told, stopped once at least
+ * `atLeast` bytes are on disk and `path` has some of them; the files it left staged.
  */
 export async function interrupted(
   chronicle: Chronicle,
@@ -101,18 +101,19 @@ export async function interrupted(
   dir: string,
   path: string,
   atLeast = 1,
+  concurrency = 1,
 ): Promise<string[]> {
   const controller = new AbortController();
   const err = await downloadAsset(chronicle.transport, assetId, dir, {
     signal: controller.signal,
-    concurrency: 1,
+    concurrency,
     onProgress: (p) => {
       if (p.path === path && p.bytes >= atLeast) controller.abort();
     },
   }).catch((e: unknown) => e);
   expect(err).toMatchObject({ name: "AbortError" });
   await expect(readFile(join(dir, path))).rejects.toThrow();
-  return staged(dir, assetId);
+  return (await staged(dir, assetId)).filter((file) => file.endsWith(".partial"));
 }
 
 export const tempDir = () => mkdtemp(join(tmpdir(), "methodic-dl-"));

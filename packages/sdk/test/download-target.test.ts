@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { lstat, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, rm, stat, symlink, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { downloadAsset } from "../src/download.js";
+import { RANGE_SIZE } from "../src/download-component.js";
 import { ChronicleError, ValidationError } from "../src/index.js";
 import {
   assetOf,
@@ -11,6 +12,7 @@ import {
   downloadServer,
   expectFiles,
   interrupted,
+  staged,
   tempDir,
 } from "./download-fixtures.js";
 
@@ -108,21 +110,36 @@ describe("downloadAsset into a directory that already holds things", () => {
   });
 });
 
-describe("downloadAsset of a large asset (hashed on a worker thread)", () => {
-  const large = () => new Map([["weights.bin", randomBytes(20 * 1024 * 1024 + 11)]]);
+describe("downloadAsset of a file fetched in ranges (and hashed on a worker thread)", () => {
+  const large = (size = 20 * 1024 * 1024 + 11) => new Map([["weights.bin", randomBytes(size)]]);
 
-  test("an interrupted download resumes from what was staged, and is verified whole", async () => {
+  test("an interrupted download resumes from the prefix it wrote, every range after it asked once", async () => {
     const files = large();
+    const size = files.get("weights.bin")!.length;
     const id = await assetOf(ctx.server.url, "dl-large-resume", files);
     const dir = await tempDir();
     const [partial] = await interrupted(ctx.chronicle, id, dir, "weights.bin", 4 * 1024 * 1024);
     const kept = (await stat(partial!)).size;
     expect(kept).toBeGreaterThanOrEqual(4 * 1024 * 1024);
-    expect(kept).toBeLessThan(files.get("weights.bin")!.length);
+    expect(kept).toBeLessThan(RANGE_SIZE);
 
     const counting = countingFetch();
     await downloadAsset(ctx.chronicle.transport, id, dir, { fetch: counting.fetch });
-    expect(counting.calls.map((c) => c.range)).toEqual([`bytes=${kept}-`]);
+    expect(counting.calls.map((c) => c.range).sort()).toEqual([
+      `bytes=${RANGE_SIZE}-${size - 1}`,
+      `bytes=${kept}-${RANGE_SIZE - 1}`,
+    ]);
+    await expectFiles(dir, files);
+  });
+
+  test("ranges interrupted out of order are resumed into the right bytes", async () => {
+    const files = large(3 * RANGE_SIZE + 5);
+    const id = await assetOf(ctx.server.url, "dl-large-order", files);
+    const dir = await tempDir();
+    await interrupted(ctx.chronicle, id, dir, "weights.bin", RANGE_SIZE + 1, 4);
+    const counting = countingFetch();
+    await downloadAsset(ctx.chronicle.transport, id, dir, { fetch: counting.fetch });
+    expect(counting.calls.length).toBeGreaterThan(0);
     await expectFiles(dir, files);
   });
 
@@ -132,12 +149,29 @@ describe("downloadAsset of a large asset (hashed on a worker thread)", () => {
     const dir = await tempDir();
     const [partial] = await interrupted(ctx.chronicle, id, dir, "weights.bin", 4 * 1024 * 1024);
     await writeFile(partial!, randomBytes((await stat(partial!)).size));
+    await expectCorrupt(id, dir, files);
+  });
 
-    const err = await downloadAsset(ctx.chronicle.transport, id, dir).catch((e) => e);
-    expect(err).toBeInstanceOf(ChronicleError);
-    expect(err).toMatchObject({ code: "internal", message: expect.stringContaining("sha256") });
-    expect(await readdir(dir)).not.toContain("weights.bin");
-    await downloadAsset(ctx.chronicle.transport, id, dir);
-    await expectFiles(dir, files);
+  test("a resume record that claims bytes never written fails the sha256 check and is not kept", async () => {
+    const files = large();
+    const id = await assetOf(ctx.server.url, "dl-large-claim", files);
+    const dir = await tempDir();
+    const [partial] = await interrupted(ctx.chronicle, id, dir, "weights.bin", 4 * 1024 * 1024);
+    // A file of the full length with a hole after what was written, and a record that claims it all.
+    const size = files.get("weights.bin")!.length;
+    await truncate(partial!, size);
+    await writeFile(partial!.replace(/\.partial$/, ".resume"), String(size).padStart(20, "0"));
+    await expectCorrupt(id, dir, files);
   });
 });
+
+/** The download fails its sha256 check, keeps nothing, and the next call starts afresh and succeeds. */
+async function expectCorrupt(id: string, dir: string, files: Map<string, Buffer>) {
+  const err = await downloadAsset(ctx.chronicle.transport, id, dir).catch((e) => e);
+  expect(err).toBeInstanceOf(ChronicleError);
+  expect(err).toMatchObject({ code: "internal", message: expect.stringContaining("sha256") });
+  expect(await readdir(dir)).not.toContain("weights.bin");
+  expect(await staged(dir, id)).toEqual([]);
+  await downloadAsset(ctx.chronicle.transport, id, dir);
+  await expectFiles(dir, files);
+}
