@@ -272,16 +272,16 @@ export class ComponentDownload {
    */
   private async receive(res: Response, range: Range): Promise<void> {
     const { ctx, target } = this;
-    let batch: Uint8Array[] = [];
-    let batched = 0;
-    // fetch hands the body over in chunks of a few KiB; each write costs more than the copy that
-    // gathers them into writes of about 1 MiB (a quarter less CPU for the whole download, measured).
+    // fetch hands the body over in chunks of a few KiB to 64 KiB: they are gathered into writes of
+    // 1 MiB (a write and its trip to the thread pool cost more than the copy), in one buffer per
+    // range, reused, so that no buffer is allocated for each write (nor collected after).
+    const buffer = Buffer.allocUnsafeSlow(WRITE_SIZE);
+    let filled = 0;
     const flush = async () => {
-      const bytes = Buffer.concat(batch, batched);
-      batch = [];
-      batched = 0;
-      await this.handle.write(bytes, 0, bytes.length, range.start + range.written);
-      range.written += bytes.length;
+      if (filled === 0) return;
+      await this.handle.write(buffer, 0, filled, range.start + range.written);
+      range.written += filled;
+      filled = 0;
       this.advance();
       if (range.written === range.end - range.start) this.recordResume();
     };
@@ -302,19 +302,22 @@ export class ComponentDownload {
           if (ctx.signal?.aborted) throw ctx.signal.reason ?? err;
           // What arrived before the break is good: onto the disk with it, so that the retry resumes
           // after it.
-          if (batched > 0) await flush();
+          await flush();
           throw networkError(target.path, err, ctx.signal);
         }
         const { done, value } = step;
-        if (value) {
-          batched += value.length;
-          if (range.written + batched > range.end - range.start) {
-            this.corrupt = true;
-            throw corrupt(target, `storage sent more than the ${range.end - range.start} bytes asked for`);
-          }
-          batch.push(value);
+        if (value && range.written + filled + value.length > range.end - range.start) {
+          this.corrupt = true;
+          throw corrupt(target, `storage sent more than the ${range.end - range.start} bytes asked for`);
         }
-        if (batched >= WRITE_SIZE || (done && batched > 0)) await flush();
+        for (let at = 0; value && at < value.length; ) {
+          const take = Math.min(value.length - at, WRITE_SIZE - filled);
+          buffer.set(value.subarray(at, at + take), filled);
+          filled += take;
+          at += take;
+          if (filled === WRITE_SIZE) await flush();
+        }
+        if (done) await flush();
         if (done) {
           finished = true;
           ctx.signal?.throwIfAborted();
