@@ -29,9 +29,11 @@ export interface Context {
 /**
  * A file larger than this is fetched in ranges of this size, several at once (the download's
  * concurrency counts ranges in flight): one stream alone cannot keep up with several, and a
- * checkpoint is mostly one large file.
+ * checkpoint is mostly one large file. Each range is a request, which costs client and storage
+ * CPU: 16 MiB ranges cost more of both than 32 or 64 MiB ones for 2 GiB (measured); a download
+ * stopped by a kill fetches again at most the ranges in flight, 4 × 32 MiB by default.
  */
-export const RANGE_SIZE = 16 * 1024 * 1024;
+export const RANGE_SIZE = 32 * 1024 * 1024;
 
 /** Bytes gathered from a body before each write to the file. */
 const WRITE_SIZE = 1024 * 1024;

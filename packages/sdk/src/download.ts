@@ -16,7 +16,7 @@ export interface DownloadProgress {
 }
 
 export interface DownloadOptions {
-  /** Requests in flight at once (files, and ranges of a file larger than 16 MiB); 4 unless given. */
+  /** Requests in flight at once (files, and ranges of a file larger than 32 MiB); 4 unless given. */
   concurrency?: number;
   /**
    * Stops the download; what was received stays in the target's hidden `.methodic-download` folder
