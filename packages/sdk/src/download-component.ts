@@ -124,7 +124,13 @@ export class ComponentDownload {
 
   /** One range fetched, with retries; a failure is the download's. */
   async fetch(range: Range): Promise<void> {
-    await withRetries(() => this.attempt(range), { attempts: ATTEMPTS, signal: this.ctx.signal });
+    try {
+      await withRetries(() => this.attempt(range), { attempts: ATTEMPTS, signal: this.ctx.signal });
+    } catch (err) {
+      // Bytes that do not fit what storage holds are not resumed: the next call starts afresh.
+      if (err instanceof ChronicleError && err.code === "internal") this.corrupt = true;
+      throw err;
+    }
   }
 
   /**
@@ -160,11 +166,11 @@ export class ComponentDownload {
    * The download stopped (a failure, an abort): what is on disk stays staged for the next call, its
    * prefix recorded, unless it was corrupt.
    */
-  async abandon(err: unknown): Promise<void> {
+  async abandon(): Promise<void> {
     if (this.ended) return;
     if (!this.corrupt) this.recordResume();
     await this.end();
-    if (this.corrupt || (err instanceof ChronicleError && err.code === "internal")) {
+    if (this.corrupt) {
       await this.ctx.dir.drop(this.ctx.dir.partialOf(this.target.path));
       await this.ctx.dir.drop(this.ctx.dir.resumeOf(this.target.path));
     }

@@ -210,6 +210,6 @@ async function fetchAll(targets: Target[], concurrency: number, ctx: Context): P
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  for (const download of started) await download.abandon(failure?.error);
+  for (const download of started) await download.abandon();
   if (failure) throw failure.error;
 }
