@@ -2,7 +2,7 @@ import { constants } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { ErrorBody } from "@methodic/contract";
 import { ChronicleError, errorFor, UnavailableError } from "./errors.js";
-import type { FileHash, Hashers } from "./hashing.js";
+import type { HashedFile, HashedFiles } from "./hashed-file.js";
 import { ATTEMPTS, RetryNow, withRetries } from "./retry.js";
 import type { TargetDir } from "./target-dir.js";
 
@@ -20,7 +20,7 @@ export interface Context {
   fetch: typeof fetch;
   signal: AbortSignal | undefined;
   dir: TargetDir;
-  hashers: Hashers;
+  files: HashedFiles;
   /** A fresh URL for the path (URLs expire), asked of the API once for the whole download. */
   refresh: (path: string) => Promise<string>;
   progress: (path: string, bytes: number) => void;
@@ -62,10 +62,9 @@ export interface Range {
 export class ComponentDownload {
   private url: string;
   private refreshing: Promise<void> | undefined;
-  /** Bytes from 0 known to be on disk, handed to the hash. */
+  /** Bytes from 0 known to be on disk, made known to the hash. */
   private prefix = 0;
   private resumeWrites: Promise<unknown> = Promise.resolve();
-  private writes: Promise<unknown> = Promise.resolve();
   private corrupt = false;
   private ended = false;
   private finishing: Promise<void> | undefined;
@@ -75,7 +74,7 @@ export class ComponentDownload {
     private readonly ctx: Context,
     private readonly handle: FileHandle,
     private readonly resume: FileHandle | undefined,
-    private hash: FileHash,
+    private file: HashedFile,
     readonly ranges: Range[],
   ) {
     this.url = target.url;
@@ -101,7 +100,7 @@ export class ComponentDownload {
         const written = Math.max(0, Math.min(kept, end) - start);
         ranges.push({ start, end, written, taken: written === end - start });
       }
-      const download = new ComponentDownload(target, ctx, handle, resume, ctx.hashers.start(handle), ranges);
+      const download = new ComponentDownload(target, ctx, handle, resume, ctx.files.start(handle), ranges);
       download.advance();
       return download;
     } catch (err) {
@@ -148,7 +147,7 @@ export class ComponentDownload {
     const { target } = this;
     await this.handle.sync();
     const { size } = await this.handle.stat();
-    const sha256 = await this.hash.digest();
+    const sha256 = await this.file.digest();
     if (size !== target.size || sha256 !== target.sha256) {
       this.corrupt = true;
       throw corrupt(
@@ -179,22 +178,10 @@ export class ComponentDownload {
 
   private async end(): Promise<void> {
     this.ended = true;
-    await this.hash.drop();
+    await this.file.drop();
     await this.resumeWrites;
     await this.resume?.close();
     await this.handle.close();
-  }
-
-  /**
-   * Writes to the file one at a time. Writes to one file at once contend for its inode lock, which
-   * the kernel spins for: with 4 ranges in flight that tripled the system CPU of the writes and
-   * added a third to the download's CPU (measured on 2 GiB); one thread writes 1 MiB to the page
-   * cache in well under a millisecond.
-   */
-  private write(buffer: Buffer, length: number, position: number): Promise<unknown> {
-    const written = this.writes.then(() => this.handle.write(buffer, 0, length, position));
-    this.writes = written.catch(() => {});
-    return written;
   }
 
   /**
@@ -205,8 +192,8 @@ export class ComponentDownload {
     if (this.ranges.length === 1) await this.handle.truncate(0);
     range.written = 0;
     if (range.start < this.prefix) {
-      await this.hash.drop();
-      this.hash = this.ctx.hashers.start(this.handle);
+      await this.file.drop();
+      this.file = this.ctx.files.start(this.handle);
       this.prefix = 0;
     }
     this.advance();
@@ -221,7 +208,7 @@ export class ComponentDownload {
     }
     if (prefix > this.prefix) {
       this.prefix = prefix;
-      this.hash.upTo(prefix);
+      this.file.upTo(prefix);
     }
     this.ctx.progress(
       this.target.path,
@@ -296,11 +283,11 @@ export class ComponentDownload {
     // fetch hands the body over in chunks of a few KiB to 64 KiB: they are gathered into writes of
     // 1 MiB (a write and its trip to the thread pool cost more than the copy), in one buffer per
     // range, reused, so that no buffer is allocated for each write (nor collected after).
-    const buffer = Buffer.allocUnsafeSlow(WRITE_SIZE);
+    let buffer: Buffer = Buffer.allocUnsafeSlow(WRITE_SIZE);
     let filled = 0;
     const flush = async () => {
       if (filled === 0) return;
-      await this.write(buffer, filled, range.start + range.written);
+      buffer = await this.file.write(buffer, filled, range.start + range.written);
       range.written += filled;
       filled = 0;
       this.advance();
@@ -356,13 +343,13 @@ export class ComponentDownload {
 /** Whether the file already in place has the component's bytes (a repeated download keeps it). */
 export async function alreadyThere(target: Target, ctx: Context): Promise<boolean> {
   const handle = await ctx.dir.open(target.path, constants.O_RDONLY);
-  const hash = ctx.hashers.start(handle);
+  const file = ctx.files.start(handle);
   try {
     if ((await handle.stat()).size !== target.size) return false;
-    hash.upTo(target.size);
-    return (await hash.digest()) === target.sha256;
+    file.upTo(target.size);
+    return (await file.digest()) === target.sha256;
   } finally {
-    await hash.drop();
+    await file.drop();
     await handle.close();
   }
 }

@@ -4,7 +4,7 @@ import { type Download, routes } from "@methodic/contract";
 import { alreadyThere, ComponentDownload, type Context, type Range, type Target } from "./download-component.js";
 import { ChronicleError, ValidationError } from "./errors.js";
 import { eachLimited } from "./files.js";
-import { hashersFor } from "./hashing.js";
+import { hashedFilesFor } from "./hashed-file.js";
 import { STAGING, TargetDir } from "./target-dir.js";
 import type { Transport } from "./transport.js";
 
@@ -40,9 +40,9 @@ export interface DownloadedFile {
  * Every file of a ready asset into `targetDir`, byte for byte: each streamed to a file of its own in
  * `<targetDir>/.methodic-download/<asset id>/` (a large one in ranges fetched at once, written at
  * their offsets), hashed as it is written, verified against its size and sha256, then renamed into
- * place. A file already there with the right bytes is kept; what an
- * interrupted download left there is resumed. Nothing is written through a symbolic link inside
- * `targetDir`: a link where a file or folder of the asset goes is refused.
+ * place. A file already there with the right bytes is kept; what an interrupted download left
+ * staged is resumed. Nothing is written through a symbolic link inside `targetDir`: a link where a
+ * file or folder of the asset goes is refused.
  */
 export async function downloadAsset(
   transport: Transport,
@@ -59,6 +59,7 @@ export async function downloadAsset(
   for (const target of targets) {
     await dir.check(target.path);
     await dir.check(dir.partialOf(target.path));
+    await dir.check(dir.resumeOf(target.path));
   }
   await mkdir(root, { recursive: true });
 
@@ -80,8 +81,8 @@ export async function downloadAsset(
     options.onProgress?.({ path, bytes, totalBytes });
   };
 
-  const hashers = hashersFor(totalBytes);
-  const ctx: Context = { fetch: fetchFn, signal: options.signal, dir, hashers, refresh, progress };
+  const files = hashedFilesFor(totalBytes);
+  const ctx: Context = { fetch: fetchFn, signal: options.signal, dir, files, refresh, progress };
   try {
     const concurrency = Math.max(1, options.concurrency ?? 4);
     // A file already there with the right bytes is kept: first, so that only the rest is fetched.
@@ -102,7 +103,7 @@ export async function downloadAsset(
       ctx,
     );
   } finally {
-    await hashers.close();
+    await files.close();
   }
   await dir.tidy();
   return targets.map(({ path, size, sha256, file }) => ({ path, size, sha256, file }));

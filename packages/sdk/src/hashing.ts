@@ -1,6 +1,5 @@
 import { createHash, type Hash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
-import type { FileHandle } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
@@ -43,7 +42,7 @@ export async function hashFile(path: string, size: number, partSize: number): Pr
 }
 
 /** Files at least this large are hashed in worker threads, several at once; smaller ones here. */
-const WORKER_MIN_BYTES = 16 * 1024 * 1024;
+export const WORKER_MIN_BYTES = 16 * 1024 * 1024;
 /** At most this many worker threads: each is a V8 instance of its own, some 10 MiB. */
 const MAX_WORKERS = 4;
 /** Small files hashed at once on this thread (each an open file). */
@@ -90,153 +89,4 @@ export async function hashFiles(files: { absolute: string; size: number }[], par
     }),
   ]);
   return hashes;
-}
-
-/**
- * The SHA-256 of a file being written, read back from its descriptor in order as its prefix is
- * written: what is hashed is what is on disk, in whatever order the writes landed.
- */
-export interface FileHash {
-  /** Bytes [0, n) of the file are written: hash them, when it can, in order. */
-  upTo(n: number): void;
-  /** The hash of every byte made known by `upTo`, once they are read. */
-  digest(): Promise<string>;
-  /** Abandoned; resolves once the file is no longer read (its descriptor may then be closed). */
-  drop(): Promise<void>;
-}
-
-/** The hashes of the files of one download: on a worker thread of its own, or on this one. */
-export interface Hashers {
-  start(handle: FileHandle): FileHash;
-  close(): Promise<void>;
-}
-
-/** Bytes read back at once to hash. */
-const READ_SIZE = 1024 * 1024;
-
-/**
- * The worker, as source text rather than a module file, so that it runs the same from the compiled
- * package and from source (this package's tests). A descriptor is the process's, so the worker
- * reads the very file the main thread writes; one buffer for every file: memory stays constant.
- */
-const HASH_WORKER = `
-const { parentPort } = require("node:worker_threads");
-const { readSync } = require("node:fs");
-const { createHash } = require("node:crypto");
-const buffer = Buffer.allocUnsafe(${READ_SIZE});
-const files = new Map();
-parentPort.on("message", ({ id, fd, upTo, end }) => {
-  let file = files.get(id);
-  if (!file) files.set(id, (file = { hash: createHash("sha256"), at: 0, error: undefined }));
-  try {
-    while (!file.error && upTo !== undefined && file.at < upTo) {
-      const read = readSync(fd, buffer, 0, Math.min(buffer.length, upTo - file.at), file.at);
-      if (read === 0) throw new Error("the file is shorter than what was written to it");
-      file.hash.update(buffer.subarray(0, read));
-      file.at += read;
-    }
-  } catch (err) {
-    file.error = String((err && err.message) || err);
-  }
-  if (!end) return;
-  files.delete(id);
-  if (end === "digest" && !file.error) parentPort.postMessage({ id, sha256: file.hash.digest("hex") });
-  else parentPort.postMessage({ id, error: file.error });
-});
-`;
-
-/**
- * SHA-256 on a worker thread for a large download (`totalBytes` at least WORKER_MIN_BYTES), so that
- * hashing runs beside the receiving and writing instead of taking turns with them on this thread;
- * on this thread for a small one, which a worker's start would only slow.
- */
-export function hashersFor(totalBytes: number): Hashers {
-  return totalBytes >= WORKER_MIN_BYTES ? workerHashers() : localHashers;
-}
-
-const localHashers: Hashers = {
-  start(handle) {
-    const hash = createHash("sha256");
-    let at = 0;
-    let dropped = false;
-    let reading: Promise<void> = Promise.resolve();
-    let buffer: Buffer | undefined;
-    const readTo = async (n: number) => {
-      while (at < n && !dropped) {
-        buffer ??= Buffer.allocUnsafe(READ_SIZE);
-        const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, n - at), at);
-        if (bytesRead === 0) throw new Error("the file is shorter than what was written to it");
-        hash.update(buffer.subarray(0, bytesRead));
-        at += bytesRead;
-      }
-    };
-    return {
-      upTo(n) {
-        reading = reading.then(() => readTo(n));
-      },
-      async digest() {
-        await reading;
-        return hash.digest("hex");
-      },
-      async drop() {
-        dropped = true;
-        await reading.catch(() => {});
-      },
-    };
-  },
-  close: async () => {},
-};
-
-function workerHashers(): Hashers {
-  // Not unref'd: a download waiting for nothing but a digest must not see the process exit.
-  const worker = new Worker(HASH_WORKER, { eval: true, execArgv: [] });
-  const ending = new Map<number, { resolve: (sha256: string | undefined) => void; reject: (err: Error) => void }>();
-  let failure: Error | undefined;
-  let next = 0;
-  worker.on("message", (m: { id: number; sha256?: string; error?: string }) => {
-    const end = ending.get(m.id);
-    ending.delete(m.id);
-    if (m.error) end?.reject(new Error(m.error));
-    else end?.resolve(m.sha256);
-  });
-  const fail = (err: Error) => {
-    failure ??= err;
-    for (const end of ending.values()) end.reject(failure);
-    ending.clear();
-  };
-  worker.on("error", fail);
-  worker.on("exit", (code) => fail(new Error(`the hashing thread stopped (exit code ${code})`)));
-  const end = (id: number, how: "digest" | "drop") =>
-    new Promise<string | undefined>((resolve, reject) => {
-      if (failure) return reject(failure);
-      ending.set(id, { resolve, reject });
-      worker.postMessage({ id, end: how });
-    });
-
-  return {
-    start(handle) {
-      const id = next++;
-      const { fd } = handle;
-      return {
-        upTo(n) {
-          if (!failure) worker.postMessage({ id, fd, upTo: n });
-        },
-        async digest() {
-          const sha256 = await end(id, "digest");
-          if (sha256 === undefined) throw new Error("the hashing thread answered no hash");
-          return sha256;
-        },
-        // A failed thread reads nothing any more either.
-        drop: () =>
-          end(id, "drop").then(
-            () => {},
-            () => {},
-          ),
-      };
-    },
-    async close() {
-      worker.removeAllListeners("exit");
-      await worker.terminate();
-    },
-  };
 }
