@@ -18,7 +18,7 @@ await runBenchmark(
       rounds: integer({ help: "rounds of the comparison", default: 3, smoke: 1 }),
       partSize: partSize({ help: "the upload's part size = the plain side's range size", default: 64, smoke: 5 }),
       concurrency: integer({
-        help: "SDK concurrency (files at once) = the plain side's ranges in flight",
+        help: "SDK concurrency (requests in flight) = the plain side's ranges in flight",
         default: 4,
         shown: "4, the SDK's own",
       }),

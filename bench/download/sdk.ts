@@ -1,6 +1,7 @@
 // The SDK side of the download benchmark, in a process of its own, the SDK and nothing else: a
 // trainer fetching a checkpoint with `chronicle.downloadAsset`, each file streamed from its presigned
-// URL, hashed as it is written, fsynced, verified against its sha256 and renamed into place.
+// URL (a large one in ranges at once), hashed as it is written, fsynced, verified against its sha256
+// and renamed into place.
 // Tells {seconds, bytes, files}.
 import { Chronicle } from "@methodic/sdk";
 import { listen, tell } from "../lib/child.js";

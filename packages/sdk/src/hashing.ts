@@ -42,7 +42,7 @@ export async function hashFile(path: string, size: number, partSize: number): Pr
 }
 
 /** Files at least this large are hashed in worker threads, several at once; smaller ones here. */
-const WORKER_MIN_BYTES = 16 * 1024 * 1024;
+export const WORKER_MIN_BYTES = 16 * 1024 * 1024;
 /** At most this many worker threads: each is a V8 instance of its own, some 10 MiB. */
 const MAX_WORKERS = 4;
 /** Small files hashed at once on this thread (each an open file). */

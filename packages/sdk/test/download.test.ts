@@ -1,81 +1,23 @@
-import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { randomBytes } from "node:crypto";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { ADMIN_TOKEN, startServer } from "@methodic/server/testing";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { ADMIN_TOKEN } from "@methodic/server/testing";
+import { describe, expect, test } from "vitest";
 import { downloadAsset } from "../src/download.js";
 import { Chronicle, ChronicleError, ConflictError, ValidationError } from "../src/index.js";
+import {
+  assetOf,
+  checkpoint,
+  countingFetch,
+  downloadServer,
+  expectFiles,
+  interrupted,
+  sha256,
+  staged,
+  tempDir,
+} from "./download-fixtures.js";
 
-let server: Awaited<ReturnType<typeof startServer>>;
-let chronicle: Chronicle;
-
-beforeAll(async () => {
-  server = await startServer();
-  chronicle = new Chronicle({ baseUrl: server.url, token: ADMIN_TOKEN });
-});
-afterAll(() => server.close());
-
-const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
-
-async function api(method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${ADMIN_TOKEN}`,
-      ...(body !== undefined && { "content-type": "application/json" }),
-    },
-    ...(body !== undefined && { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
-
-/** A checkpoint asset of a fresh run, uploaded and finalized over REST (without the SDK's upload code). */
-async function assetOf(exp: string, files: Map<string, Buffer>, { finalize = true } = {}): Promise<string> {
-  await api("POST", "/v1/experiments", { id: exp });
-  const run = `/v1/experiments/${exp}/variations/v/runs/0`;
-  await api("POST", `${run}/start`, {});
-  const components = [...files].map(([path, bytes]) => ({ path, size: bytes.length, sha256: sha256(bytes) }));
-  const { asset, upload } = await api("POST", `${run}/assets`, { asset_type: "checkpoint", components });
-  if (!finalize) return asset.id;
-  for (const c of upload.components as { path: string; url: string; headers: Record<string, string> }[]) {
-    const res = await fetch(c.url, { method: "PUT", headers: c.headers, body: files.get(c.path) });
-    expect(res.status).toBe(200);
-  }
-  await api("POST", `/v1/assets/${asset.id}/finalize`);
-  return asset.id;
-}
-
-/** A model file of a little over 1 MiB, a nested one, and an empty one. */
-function checkpoint(): Map<string, Buffer> {
-  return new Map([
-    ["model.bin", randomBytes(1024 * 1024 + 17)],
-    ["nested/deep/tokenizer.json", Buffer.from(JSON.stringify({ vocab: ["a", "b"] }))],
-    ["empty", Buffer.alloc(0)],
-  ]);
-}
-
-/** A fetch that records the component GETs (URL and Range header) before passing them on. */
-function countingFetch(inner: typeof fetch = fetch) {
-  const calls: { url: string; range: string | null }[] = [];
-  const wrapped: typeof fetch = (input, init) => {
-    calls.push({ url: String(input), range: new Headers(init?.headers).get("range") });
-    return inner(input, init);
-  };
-  return { calls, fetch: wrapped };
-}
-
-async function expectFiles(dir: string, files: Map<string, Buffer>) {
-  for (const [path, bytes] of files) {
-    const got = await readFile(join(dir, path));
-    expect(sha256(got)).toBe(sha256(bytes));
-    expect(got.equals(bytes)).toBe(true);
-  }
-  const all = await readdir(dir, { recursive: true });
-  expect(all.filter((f) => f.endsWith(".partial"))).toEqual([]);
-}
+const ctx = downloadServer();
 
 /** The answer with a body that fails after `limit` bytes, as a reset connection does. */
 function breakOff(res: Response, limit: number): Response {
@@ -97,15 +39,13 @@ function breakOff(res: Response, limit: number): Response {
   return new Response(body, { status: res.status, headers: res.headers });
 }
 
-const tempDir = () => mkdtemp(join(tmpdir(), "methodic-dl-"));
-
 describe("downloadAsset", () => {
   test("writes every component byte for byte, nested paths included, reporting progress", async () => {
     const files = checkpoint();
-    const id = await assetOf("dl-full", files);
+    const id = await assetOf(ctx.server.url, "dl-full", files);
     const dir = join(await tempDir(), "out");
     const progress: { path: string; bytes: number; totalBytes: number }[] = [];
-    const result = await downloadAsset(chronicle.transport, id, dir, { onProgress: (p) => progress.push(p) });
+    const result = await downloadAsset(ctx.chronicle.transport, id, dir, { onProgress: (p) => progress.push(p) });
 
     await expectFiles(dir, files);
     expect(result.map((f) => f.path).sort()).toEqual([...files.keys()].sort());
@@ -119,58 +59,59 @@ describe("downloadAsset", () => {
 
   test("keeps a file that is already right, and replaces one that is not", async () => {
     const files = checkpoint();
-    const id = await assetOf("dl-keep", files);
+    const id = await assetOf(ctx.server.url, "dl-keep", files);
     const dir = await tempDir();
-    await downloadAsset(chronicle.transport, id, dir);
+    await downloadAsset(ctx.chronicle.transport, id, dir);
 
     const again = countingFetch();
-    await downloadAsset(chronicle.transport, id, dir, { fetch: again.fetch });
+    await downloadAsset(ctx.chronicle.transport, id, dir, { fetch: again.fetch });
     expect(again.calls).toEqual([]);
 
     // Same size, other bytes: fetched again, and only that one.
     await writeFile(join(dir, "model.bin"), randomBytes(files.get("model.bin")!.length));
     const repair = countingFetch();
-    await downloadAsset(chronicle.transport, id, dir, { fetch: repair.fetch });
+    await downloadAsset(ctx.chronicle.transport, id, dir, { fetch: repair.fetch });
     expect(repair.calls).toHaveLength(1);
     await expectFiles(dir, files);
   });
 
-  test("resumes a .partial file with a Range request", async () => {
+  test("resumes what an interrupted download staged, with a Range request from its end", async () => {
     const files = checkpoint();
-    const id = await assetOf("dl-resume", files);
+    const id = await assetOf(ctx.server.url, "dl-resume", files);
     const dir = await tempDir();
-    const model = files.get("model.bin")!;
-    const half = Math.floor(model.length / 2);
-    await writeFile(join(dir, "model.bin.partial"), model.subarray(0, half));
+    const [partial, ...others] = await interrupted(ctx.chronicle, id, dir, "model.bin");
+    expect(others).toEqual([]);
+    const kept = (await stat(partial!)).size;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(files.get("model.bin")!.length);
 
     const counting = countingFetch();
-    await downloadAsset(chronicle.transport, id, dir, { fetch: counting.fetch });
-    expect(counting.calls.filter((c) => c.range !== null).map((c) => c.range)).toEqual([`bytes=${half}-`]);
+    await downloadAsset(ctx.chronicle.transport, id, dir, { fetch: counting.fetch });
+    expect(counting.calls.filter((c) => c.range !== null).map((c) => c.range)).toEqual([`bytes=${kept}-`]);
     await expectFiles(dir, files);
   });
 
-  test("a corrupt .partial file ends in a clear error, and neither it nor a final file is left", async () => {
+  test("a corrupt staged file ends in a clear error, and neither it nor a final file is left", async () => {
     const files = checkpoint();
-    const id = await assetOf("dl-corrupt", files);
+    const id = await assetOf(ctx.server.url, "dl-corrupt", files);
     const dir = await tempDir();
-    const half = Math.floor(files.get("model.bin")!.length / 2);
-    await writeFile(join(dir, "model.bin.partial"), randomBytes(half));
+    const [partial] = await interrupted(ctx.chronicle, id, dir, "model.bin");
+    await writeFile(partial!, randomBytes((await stat(partial!)).size));
 
-    const err = await downloadAsset(chronicle.transport, id, dir).catch((e: unknown) => e);
+    const err = await downloadAsset(ctx.chronicle.transport, id, dir).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ChronicleError);
     expect(err).toMatchObject({ code: "internal", message: expect.stringContaining("model.bin") });
-    const left = await readdir(dir);
-    expect(left).not.toContain("model.bin");
-    expect(left).not.toContain("model.bin.partial");
+    expect(await readdir(dir)).not.toContain("model.bin");
+    expect(await staged(dir, id)).toEqual([]);
 
     // The next call starts afresh and succeeds.
-    await downloadAsset(chronicle.transport, id, dir);
+    await downloadAsset(ctx.chronicle.transport, id, dir);
     await expectFiles(dir, files);
   });
 
   test("a body that breaks off is retried from the bytes received", async () => {
     const files = checkpoint();
-    const id = await assetOf("dl-retry", files);
+    const id = await assetOf(ctx.server.url, "dl-retry", files);
     const dir = await tempDir();
     // model.bin (component 0): the first GET breaks off after 300 000 bytes, the second answers 503.
     let modelGets = 0;
@@ -182,7 +123,7 @@ describe("downloadAsset", () => {
       return modelGets === 1 ? breakOff(res, 300_000) : res;
     };
     const counting = countingFetch(flaky);
-    await downloadAsset(chronicle.transport, id, dir, { fetch: counting.fetch, concurrency: 1 });
+    await downloadAsset(ctx.chronicle.transport, id, dir, { fetch: counting.fetch, concurrency: 1 });
     const ranges = counting.calls.map((c) => c.range).filter((r) => r !== null);
     expect(ranges).toHaveLength(2);
     // Resumed from what reached the disk: at most what was sent, the same for both tries.
@@ -194,31 +135,12 @@ describe("downloadAsset", () => {
     await expectFiles(dir, files);
   });
 
-  test("an abort stops the download, and the next call resumes what was received", async () => {
-    const files = checkpoint();
-    const id = await assetOf("dl-abort", files);
-    const dir = await tempDir();
-    const controller = new AbortController();
-    const err = await downloadAsset(chronicle.transport, id, dir, {
-      signal: controller.signal,
-      concurrency: 1,
-      onProgress: (p) => {
-        if (p.path === "model.bin" && p.bytes > 0) controller.abort();
-      },
-    }).catch((e: unknown) => e);
-    expect(err).toMatchObject({ name: "AbortError" });
-    await expect(readFile(join(dir, "model.bin"))).rejects.toThrow();
-
-    await downloadAsset(chronicle.transport, id, dir);
-    await expectFiles(dir, files);
-  });
-
   test("a URL storage refuses (403, as when expired) gets fresh URLs once", async () => {
     const files = new Map([["weights.bin", randomBytes(4096)]]);
-    const id = await assetOf("dl-expired", files);
+    const id = await assetOf(ctx.server.url, "dl-expired", files);
     const routeCalls: string[] = [];
     const client = new Chronicle({
-      baseUrl: server.url,
+      baseUrl: ctx.server.url,
       token: ADMIN_TOKEN,
       fetch: (input, init) => {
         routeCalls.push(String(input));
@@ -246,8 +168,8 @@ describe("downloadAsset", () => {
   });
 
   test("a pending asset is a ConflictError (asset_not_ready)", async () => {
-    const id = await assetOf("dl-pending", checkpoint(), { finalize: false });
-    const err = await downloadAsset(chronicle.transport, id, await tempDir()).catch((e: unknown) => e);
+    const id = await assetOf(ctx.server.url, "dl-pending", checkpoint(), { finalize: false });
+    const err = await downloadAsset(ctx.chronicle.transport, id, await tempDir()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConflictError);
     expect(err).toMatchObject({ status: 409, code: "asset_not_ready" });
   });
@@ -259,15 +181,18 @@ describe("downloadAsset", () => {
     "sub\\..\\..\\escape.txt",
     "a/./b",
     "nul\0.txt",
+    // Where downloads are staged, and the first component's path as a folder.
+    ".methodic-download/x",
+    "first.txt/inner",
   ])("refuses the component path %j before writing anything", async (bad) => {
     const files = new Map([
       ["first.txt", Buffer.from("fine")],
       ["second.txt", Buffer.from("also fine")],
     ]);
-    const id = await assetOf(`dl-escape-${sha256(Buffer.from(bad)).slice(0, 8)}`, files);
+    const id = await assetOf(ctx.server.url, `dl-escape-${sha256(Buffer.from(bad)).slice(0, 8)}`, files);
     // The server cannot be made to store such a path: rewrite its answer on the way in.
     const client = new Chronicle({
-      baseUrl: server.url,
+      baseUrl: ctx.server.url,
       token: ADMIN_TOKEN,
       fetch: async (input, init) => {
         const res = await fetch(input, init);
