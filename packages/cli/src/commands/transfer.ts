@@ -21,7 +21,7 @@ function defaultTrackerPath(): string {
   return join(process.env.XDG_STATE_HOME || join(homedir(), ".local", "state"), "methodic", "uploads.sqlite");
 }
 
-/** Ctrl-C ends the command at once; what was sent is known to the tracker (or stays in .partial files). */
+/** Ctrl-C ends the command at once; what was sent is known to the tracker (or stays staged in the target's .methodic-download folder). */
 function onInterrupt(message: string): void {
   process.once("SIGINT", () => {
     process.stderr.write(`\ninterrupted: ${message}\n`);
